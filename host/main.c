@@ -100,6 +100,8 @@ static void set_paths(lua_State *L, const char *argv0) {
       snprintf(libdir, sizeof libdir, "%s/scripts", dir);
     else
       snprintf(libdir, sizeof libdir, "%s/../share/monhost/scripts", dir);
+    char real[PATH_MAX];
+    if (realpath(libdir, real)) snprintf(libdir, sizeof libdir, "%s", real);
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
   }
   lua_getglobal(L, "package");
@@ -255,6 +257,20 @@ static int ends_with(const char *s, const char *suffix) {
   return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* --log-json / --log-level: monhost.log.configure{...}, in option order so
+ * they apply to every -e and script after them. */
+static int configure_log(lua_State *L, const char *level, int json) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "monhost.log");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "configure");
+  lua_remove(L, -2);
+  lua_newtable(L);
+  if (json) { lua_pushboolean(L, 1); lua_setfield(L, -2, "json"); }
+  if (level) { lua_pushstring(L, level); lua_setfield(L, -2, "level"); }
+  return report(L, docall(L, 1, 0));
+}
+
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
@@ -263,13 +279,13 @@ static int pmain(lua_State *L) {
   set_paths(L, argv[0]);
 
   int i = 1, ran_e = 0, status = LUA_OK;
-  const char *log_level = NULL;
-  int log_json = 0;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *o = argv[i];
-    if (!strcmp(o, "--log-json")) log_json = 1;
-    else if (!strcmp(o, "--log-level") && i + 1 < argc) log_level = argv[++i];
-    else if (!strcmp(o, "-h") || !strcmp(o, "--help")) { print_help(); lua_pushinteger(L, 0); return 1; }
+    if (!strcmp(o, "--log-json")) {
+      if (configure_log(L, NULL, 1) != LUA_OK) { lua_pushinteger(L, 1); return 1; }
+    } else if (!strcmp(o, "--log-level") && i + 1 < argc) {
+      if (configure_log(L, argv[++i], 0) != LUA_OK) { lua_pushinteger(L, 1); return 1; }
+    } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) { print_help(); lua_pushinteger(L, 0); return 1; }
     else if (!strcmp(o, "-e") && i + 1 < argc) {
       create_arg(L, argv, argc, i + 1);
       if (run_string(L, argv[++i]) != LUA_OK) { lua_pushinteger(L, 1); return 1; }
@@ -281,17 +297,6 @@ static int pmain(lua_State *L) {
       lua_pushinteger(L, 1);
       return 1;
     }
-  }
-  if (log_json || log_level) { /* configure monhost.log before any script */
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "monhost.log");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "configure");
-    lua_newtable(L);
-    if (log_json) { lua_pushboolean(L, 1); lua_setfield(L, -2, "json"); }
-    if (log_level) { lua_pushstring(L, log_level); lua_setfield(L, -2, "level"); }
-    if (docall(L, 1, 0) != LUA_OK) { report(L, LUA_ERRRUN); lua_pushinteger(L, 1); return 1; }
-    lua_pop(L, 1);
   }
 
   if (i >= argc) {

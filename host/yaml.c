@@ -25,6 +25,8 @@ typedef struct {
   const char *name;
   int anchors; /* stack index of anchor -> value table */
   int lines;   /* stack index of lines table, or 0 */
+  int depth;   /* nesting of collections: bounded so hostile input cannot
+                  overflow the C stack */
   char err[512];
 } Ctx;
 
@@ -83,7 +85,9 @@ static int match_float(const char *s, double *out) {
     *out = NAN;
     return 1;
   }
-  /* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
+  /* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+   * but, as for integers, "007" and "00.5" stay text */
+  if (p[0] == '0' && p[1] >= '0' && p[1] <= '9') return 0;
   int digits = 0;
   while (*p >= '0' && *p <= '9') { p++; digits++; }
   if (*p == '.') { p++; while (*p >= '0' && *p <= '9') { p++; digits++; } }
@@ -186,7 +190,10 @@ static void record_line(lua_State *L, Ctx *c, int tbl, int key, size_t line) {
   lua_pop(L, 1);
 }
 
+#define MAX_DEPTH 256
+
 static int parse_collection(lua_State *L, Ctx *c, yaml_event_t *start) {
+  if (++c->depth > MAX_DEPTH) return set_err(c, "nesting deeper than 256 levels", start->start_mark);
   int is_map = start->type == YAML_MAPPING_START_EVENT;
   yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
   lua_newtable(L);
@@ -221,6 +228,7 @@ static int parse_collection(lua_State *L, Ctx *c, yaml_event_t *start) {
     record_line(L, c, tbl, lua_gettop(L) - 1, line);
     lua_rawset(L, tbl);
   }
+  c->depth--;
   return 1;
 }
 
