@@ -305,6 +305,8 @@ class Emulator {
     if (!token || !this.config.tokens.includes(token)) {
       return finish(401, errorBody('UNAUTHENTICATED', 'Not Authenticated', { status_code: 401 }));
     }
+    // Every authenticated call counts toward the call limits, even failing ones.
+    this.limits.countCall();
     // 2. API version.
     const av = this.config.api_versions;
     let version = req.headers['api-version'];
@@ -373,8 +375,7 @@ class Emulator {
       this.idem.set(k, { key: k, hash, state: 'in_progress' });
       setIdem({ key: k, hash });
     }
-    // 6. call-count limits (every call counts, even failing ones).
-    this.limits.countCall();
+    // 6. call-count limits.
     const callLim = this.limits.checkDaily() || this.limits.checkRequests() || this.limits.checkConcurrency();
     if (callLim) return this.limitError(token, callLim, finish, entry);
     // 7. complexity.
