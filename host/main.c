@@ -71,7 +71,7 @@ static int isdir(const char *p) {
  * (./scripts) and in PREFIX/share/monhost/scripts after install;
  * MONHOST_PATH (a ':'-separated list of directories) overrides both. */
 static void set_paths(lua_State *L, const char *argv0) {
-  char exe[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 64];
+  char exe[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 128];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n < 0) {
     if (!realpath(argv0, exe)) snprintf(exe, sizeof exe, "%s", argv0);
@@ -95,11 +95,14 @@ static void set_paths(lua_State *L, const char *argv0) {
     }
     free(copy);
   } else {
-    snprintf(cand, sizeof cand, "%s/scripts/monhost", dir);
-    if (isdir(cand))
-      snprintf(libdir, sizeof libdir, "%s/scripts", dir);
-    else
-      snprintf(libdir, sizeof libdir, "%s/../share/monhost/scripts", dir);
+    /* source tree (./monhost), a build directory (build/monhost-asan),
+     * then the installed layout */
+    static const char *const layouts[] = {"/scripts", "/../scripts", "/../share/monhost/scripts"};
+    for (size_t k = 0; k < sizeof layouts / sizeof layouts[0]; k++) {
+      snprintf(libdir, sizeof libdir, "%s%s", dir, layouts[k]);
+      snprintf(cand, sizeof cand, "%s/monhost", libdir);
+      if (isdir(cand)) break;
+    }
     char real[PATH_MAX];
     if (realpath(libdir, real)) snprintf(libdir, sizeof libdir, "%s", real);
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);

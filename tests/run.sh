@@ -56,7 +56,7 @@ for suite in $SUITES; do
     dir=tests/lua; [ "$suite" = integration ] && dir=tests/integration
     for spec in "$dir"/*_spec.lua; do
       [ -e "$spec" ] || continue
-      [ -n "$ONLY" ] && ! echo "$spec" | grep -q -- "$ONLY" && continue
+      [ -n "$ONLY" ] && ! echo "$spec" | grep -Eq -- "$ONLY" && continue
       run "$spec" $WRAP "$BIN" tests/support/spec.lua "$spec"
     done ;;
   emulator)
