@@ -10,7 +10,7 @@
 const http = require('node:http');
 const crypto = require('node:crypto');
 const {
-  parse, validate, execute, getOperationAST, GraphQLError, Kind,
+  parse, validate, execute, getOperationAST, getVariableValues, GraphQLError, Kind,
 } = require('graphql');
 const { loadEmulatorSchema, loadPublishedSchema } = require('./schema');
 const { defaults, deepMerge } = require('./config');
@@ -352,6 +352,11 @@ class Emulator {
     }
     const isMutation = op.operation === 'mutation';
     entry.operation = isMutation ? 'mutation' : 'query';
+    // Variables are coerced up front so a bad variable costs nothing.
+    const coerced = getVariableValues(this.schema, op.variableDefinitions || [], payload.variables || {});
+    if (coerced.errors) {
+      return finish(200, { errors: coerced.errors.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })), account_id: acct, extensions: { request_id: entry.request_id } });
+    }
     // 5. idempotency (mutations only, scoped per token).
     const key = req.headers['idempotency-key'];
     if (key && isMutation) {
@@ -379,7 +384,7 @@ class Emulator {
     const callLim = this.limits.checkDaily() || this.limits.checkRequests() || this.limits.checkConcurrency();
     if (callLim) return this.limitError(token, callLim, finish, entry);
     // 7. complexity.
-    const { total: cost, perRootField } = computeCost(this.schema, doc, op, payload.variables || {}, this.config.costs);
+    const { total: cost, perRootField } = computeCost(this.schema, doc, op, coerced.coerced, this.config.costs);
     entry.cost = cost;
     const maxReq = this.config.limits.complexity_per_request;
     if (maxReq !== null && maxReq !== undefined && cost > maxReq) {

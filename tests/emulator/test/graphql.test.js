@@ -180,3 +180,24 @@ test('unknown board -> ResourceNotFoundException with path', async () => {
   assert.equal(r.json.errors[0].extensions.code, 'ResourceNotFoundException');
   assert.deepEqual(r.json.errors[0].path, ['create_item']);
 });
+
+test('bad variables -> GRAPHQL_VALIDATION_FAILED before anything runs or is charged', async () => {
+  const q = `mutation ($n: String!) { create_item(board_id: ${ITEMS_BOARD}, item_name: $n) { id } }`;
+  let r = await gql(E.url, q, {});
+  assert.equal(r.status, 200);
+  assert.equal(r.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+  assert.match(r.json.errors[0].message, /\$n/);
+  r = await gql(E.url, q, { n: 5 });
+  assert.equal(r.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+  const stats = await control(E.url, 'stats');
+  assert.equal(stats.complexity_used, 0);
+  assert.equal(stats.mutations, 0);
+});
+
+test('several operations: operationName picks one', async () => {
+  const doc = 'query A { me { id } } query B { version { value } }';
+  let r = await gql(E.url, doc, undefined, { operationName: 'B' });
+  assert.equal(r.json.data.version.value, '2026-10');
+  r = await gql(E.url, doc);
+  assert.equal(r.json.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+});
