@@ -3,7 +3,8 @@
  *
  *   native.engine{token=, ca_file=, connect_timeout=, max_host_connections=,
  *                 user_agent=}                     -> engine
- *   engine:submit{url=, body=, headers={"K: v", ...}, timeout=} -> id
+ *   engine:submit{url=, body=, headers={"K: v", ...}, timeout=,
+ *                 method="POST"|"GET"}             -> id
  *   engine:wait([seconds])   -> {{id=, status=, body=, headers={k=v}, error=,
  *                                 curl_code=, elapsed=, uploaded=}, ...}
  *   engine:pending() -> n;  engine:cancel(id) -> bool;  engine:close()
@@ -189,6 +190,9 @@ static int e_submit(lua_State *L) {
   lua_getfield(L, 2, "timeout");
   double timeout = luaL_optnumber(L, -1, 60);
   lua_pop(L, 1);
+  lua_getfield(L, 2, "method");
+  int get = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "GET");
+  lua_pop(L, 1);
 
   Xfer *x = calloc(1, sizeof *x);
   if (!x) return luaL_error(L, "out of memory");
@@ -230,9 +234,13 @@ static int e_submit(lua_State *L) {
   if (e->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
   if (e->user_agent) curl_easy_setopt(c, CURLOPT_USERAGENT, e->user_agent);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? blen : 0));
-  curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+  if (get) {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? blen : 0));
+    curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+  }
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
