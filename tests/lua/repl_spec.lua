@@ -6,7 +6,8 @@ local tmp = assert(sys.tmpdir("monhost-repl"))
 
 local function session(script, extra_env)
   local hist = tmp .. "/history"
-  local argv = { "python3", "tests/support/ptyrun.py", "--timeout", "10",
+  -- generous: under valgrind (make valgrind) everything is ~20x slower
+  local argv = { "python3", "tests/support/ptyrun.py", "--timeout", "30",
     "--env", "MONHOST_HISTORY=" .. hist }
   for k, v in pairs(extra_env or {}) do
     argv[#argv + 1] = "--env"; argv[#argv + 1] = k .. "=" .. v
@@ -28,6 +29,7 @@ describe("monhost repl", function()
       "send t = {name='x', sizes={'S','M'}, nested={deep={1}}}",
       "send t",
       "expect nested",
+      "expect > $",
       "eof",
     }, "\n"))
     eq(code, 0, out)
@@ -47,6 +49,7 @@ describe("monhost repl", function()
       "send end",
       "send double(21)",
       "expect 42",
+      "expect > $",
       "eof",
     }, "\n"))
     eq(code, 0, out)
@@ -61,6 +64,7 @@ describe("monhost repl", function()
       "expect bad thing",
       "send 1+1",
       "expect \\r\\n2\\r\\n",
+      "expect > $",
       "eof",
     }, "\n"))
     eq(code, 0, out)
@@ -76,6 +80,7 @@ describe("monhost repl", function()
       "send :load " .. f,
       "send greeting",
       "expect hello v1",
+      "expect > $",
       "eof",
     }, "\n"))
     eq(code, 0, out)
@@ -91,6 +96,7 @@ describe("monhost repl", function()
       "expect reloaded",
       "send greeting",
       "expect hello v2",
+      "expect > $",
       "eof",
     }, "\n"))
     matches(out2, "hello v2")
@@ -104,6 +110,7 @@ describe("monhost repl", function()
       "raw \\x03",
       "send 2+3",
       "expect \\r\\n5\\r\\n",
+      "expect > $",
       "eof",
     }, "\n"))
     eq(code, 0, out)
@@ -118,6 +125,7 @@ describe("monhost repl", function()
       "expect interrupted",
       "send 'still here'",
       "expect still here",
+      "expect > $",
       "eof",
     }, "\n"))
     eq(code, 0, out)
