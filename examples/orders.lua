@@ -148,14 +148,17 @@ end
 -- Returns the number of rows inserted.
 function M.load(db, cols, opts)
   local schema = require "monhost.pipeline.schema"
-  db:exec(schema.orders_unified_ddl(db.dialect, cols, opts.table))
+  local ok, msg = db:exec(schema.orders_unified_ddl(db.dialect, cols, opts.table))
+  if not ok then error("creating ORDERS_UNIFIED: " .. tostring(msg)) end
   local names = {}
   for i, c in ipairs(cols) do names[i] = c.name end
   local batch, n = {}, 0
   local function flush()
     if #batch == 0 then return end
-    local res = db:insert_many(opts.table or "ORDERS_UNIFIED", names, batch, { batch_size = opts.batch_size })
-    n = n + (res and res.inserted or 0)
+    local res, msg = db:insert_many(opts.table or "ORDERS_UNIFIED", names, batch,
+      { batch_size = opts.batch_size, rows_per_statement = opts.rows_per_statement or math.max(1, 8000 // #names) })
+    if not res then error("inserting ORDERS_UNIFIED rows: " .. tostring(msg)) end
+    n = n + res.inserted
     batch = {}
   end
   for row in M.rows(cols, opts) do

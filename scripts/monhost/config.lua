@@ -23,9 +23,9 @@ M.DEFAULTS = {
     token_env = "MONDAY_API_TOKEN",
     token = nil,          -- discouraged; only in a file not readable by others
     timeout = 60,         -- seconds per HTTP request
-    concurrency = 2,      -- requests in flight
-    replay_window = 3600, -- seconds monday replays an Idempotency-Key
+    concurrency = 4,      -- requests in flight
     create_labels_if_missing = true,
+    graphql = {},         -- other knobs of the GraphQL client (docs/graphql.md), e.g. daily_calls
   },
   boards = {
     items = 9200517329,
@@ -37,9 +37,7 @@ M.DEFAULTS = {
   mappings = nil,            -- list of mapping names; nil = every file in mappings_dir
   batch = {
     fetch_size = 500,        -- source rows per fetch
-    stage_size = 500,        -- staging rows per insert_many / read
-    items_per_request = 50,  -- create_item mutations per HTTP request
-    subitems_per_request = 100,
+    stage_size = 500,        -- staging rows per insert_many, and per block handed to the GraphQL client
     max_attempts = 5,        -- a row failing this many times is left FAILED for `monhost retry`
   },
   retention_days = 30,       -- FAILED staging rows and batch log rows older than this are removed
@@ -134,7 +132,7 @@ function M.validate(cfg)
     if math.type(v) ~= "integer" or v < 1 then error(name .. " must be a positive integer", 0) end
   end
   local ok, err = pcall(function()
-    for _, k in ipairs { "fetch_size", "stage_size", "items_per_request", "subitems_per_request", "max_attempts" } do
+    for _, k in ipairs { "fetch_size", "stage_size", "max_attempts" } do
       posint(cfg.batch[k], "batch." .. k)
     end
     if type(cfg.retention_days) ~= "number" or cfg.retention_days < 0 then

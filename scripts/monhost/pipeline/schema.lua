@@ -99,8 +99,9 @@ function M.init(db, opts)
   opts = opts or {}
   local dialect = db.dialect
   if not M.DIALECTS[dialect] then return nil, "unsupported database dialect " .. tostring(dialect) end
-  local _, err = pcall(db.exec, db, M.version_ddl(dialect))
-  if err then return nil, "creating MON_SchemaVersion: " .. tostring(err) end
+  db = require("monhost.pipeline.common").strict(db)
+  local ok, err = pcall(db.exec, db, M.version_ddl(dialect))
+  if not ok then return nil, "creating MON_SchemaVersion: " .. tostring(err) end
   local from = M.current(db)
   local applied = {}
   for _, m in ipairs(M.migrations(dialect, opts.dir)) do
