@@ -107,6 +107,15 @@ function M.plans(env, only)
     if not plan then error("mapping " .. name .. ": " .. tostring(err), 0) end
     plans[#plans + 1] = plan
   end
+  -- customers no mapping names fall to the shared default mapping
+  local catchall = false
+  for _, p in ipairs(plans) do if p.customers == nil then catchall = true end end
+  if not only and not env.cfg.mappings and not catchall and sys.stat(env.cfg.mappings_dir .. "/default.lua") then
+    local plan, err = mapping.load("default", { board = env.items_meta, subitem_board = env.subitems_meta,
+      columns = env.columns, mappings_dir = env.cfg.mappings_dir })
+    if not plan then error("mapping default: " .. tostring(err), 0) end
+    plans[#plans + 1] = plan
+  end
   if #plans == 0 then error("no mappings in " .. tostring(env.cfg.mappings_dir), 0) end
   return plans
 end

@@ -1,0 +1,205 @@
+-- pipeline.lua: a complete sync environment for the pipeline's integration
+-- tests and benchmark: a database (SQLite file or a throwaway PostgreSQL
+-- database) with monhost's schema and ORDERS_UNIFIED filled by the example
+-- generator, the monday emulator, a monhost.yaml pointing at both, and ways
+-- to run scripts/sync.lua as a real process (so it can be killed) and to
+-- read back the board and the database.
+--   local P = require "pipeline"
+--   local env = assert(P.env{ dialect = "sqlite", orders = {{customer = "GREYSON CLOTHIERS", count = 69, sizes_total = 264}} })
+--   local code, out, err = env:sync("--customer", "GREYSON")
+--   env:items(), env:subitems(), env:count("MON_SyncState"), env:close()
+local sys = require "monhost.sys"
+local cjson = require "cjson"
+local odbc = require "monhost.odbc"
+local emulator = require "emulator"
+
+local M = {}
+local E = {}
+E.__index = E
+
+M.REF = "../shared/reference/legacy-pipeline/"
+M.TSV = M.REF .. "orders_unified_columns.tsv"
+M.ITEMS_BOARD, M.SUBITEMS_BOARD = "9200517329", "9200771505"
+M.BIN = os.getenv("MONHOST_BIN") or "./monhost"
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.read = read
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local orders_mod
+function M.orders()
+  orders_mod = orders_mod or dofile("examples/orders.lua")
+  return orders_mod
+end
+
+-- A database: {cs=, db=} for "sqlite" or "postgres" (nil, why when absent).
+function M.database(dialect, dir)
+  if dialect == "sqlite" then
+    local path = dir .. "/orders.db"
+    os.remove(path)
+    local cs = "Driver=SQLite3;Database=" .. path
+    return { cs = cs, path = path }
+  elseif dialect == "postgres" then
+    local pg = require "pg"
+    local ok, cs = pcall(pg.start)
+    if not ok or not cs then return nil, "PostgreSQL unavailable: " .. tostring(cs) end
+    local dbcs, err = pg.createdb()
+    if not dbcs then return nil, err end
+    return { cs = dbcs }
+  end
+  return nil, "unknown dialect " .. tostring(dialect)
+end
+
+-- opts: dialect, orders = { {customer=, count=, sizes_total=, seed=, start=} },
+-- emulator = {config=, args=}, config = extra monhost.yaml text.
+function M.env(opts)
+  opts = opts or {}
+  local dir = sys.tmpdir("mhpipe")
+  local d, err = M.database(opts.dialect or "sqlite", dir)
+  if not d then return nil, err end
+  local db, msg = odbc.connect(d.cs)
+  if not db then return nil, msg end
+  local schema = require "monhost.pipeline.schema"
+  assert(schema.init(db))
+  local gen = M.orders()
+  local cols = gen.columns(M.TSV)
+  local start = 1
+  for i, o in ipairs(opts.orders or {}) do
+    o.start = o.start or start
+    o.seed = o.seed or (100 + i)
+    gen.load(db, cols, o)
+    start = o.start + o.count
+  end
+  if #(opts.orders or {}) == 0 then
+    db:exec(schema.orders_unified_ddl(db.dialect, cols))
+  end
+  local emu, eerr = emulator.start(opts.emulator or {})
+  if not emu then db:close(); return nil, eerr end
+  local env = setmetatable({ dir = dir, cs = d.cs, db = db, emu = emu, dialect = db.dialect, cols = cols,
+    next_order = start }, E)
+  env.config_path = dir .. "/monhost.yaml"
+  write(env.config_path, ([[
+database:
+  connection: "%s"
+monday:
+  url: "%s"
+boards:
+  items: %s
+  subitems: %s
+  items_metadata: "%s"
+  subitems_metadata: "%s"
+mappings_dir: "%s"
+%s
+]]):format(d.cs, emu.gql, M.ITEMS_BOARD, M.SUBITEMS_BOARD, sys.realpath(M.REF) .. "/board_9200517329_metadata.json",
+    sys.realpath(M.REF) .. "/board_9200771505_metadata.json", sys.realpath("mappings"), opts.config or ""))
+  return env
+end
+
+-- Add more generated orders to ORDERS_UNIFIED.
+function E:add_orders(o)
+  o.start = o.start or self.next_order
+  o.seed = o.seed or o.start
+  local n = M.orders().load(self.db, self.cols, o)
+  self.next_order = o.start + o.count
+  return n
+end
+
+function E:argv(...)
+  local argv = { M.BIN, "run", "scripts/sync.lua", "--config", self.config_path, "--quiet" }
+  for _, a in ipairs { ... } do argv[#argv + 1] = a end
+  return argv
+end
+
+-- Start sync as a process; returns pid, stdout path, stderr path.
+function E:spawn(args, envvars)
+  self.nrun = (self.nrun or 0) + 1
+  local out, err = self.dir .. "/out." .. self.nrun, self.dir .. "/err." .. self.nrun
+  local env = { MONDAY_API_TOKEN = "test-token" }
+  for k, v in pairs(envvars or {}) do env[k] = v end
+  local pid = assert(sys.spawn(self:argv(table.unpack(args or {})), { stdout = out, stderr = err, env = env }))
+  return pid, out, err
+end
+
+-- Wait for a process with a deadline (kills it when over).
+function M.wait(pid, seconds)
+  local deadline = sys.clock() + (seconds or 300)
+  while true do
+    local how, code = sys.wait(pid, true)
+    if how then return how, code end
+    if sys.clock() > deadline then
+      pcall(sys.kill, pid, 9)
+      sys.wait(pid)
+      return "timeout", -1
+    end
+    sys.sleep(0.02)
+  end
+end
+
+-- Run sync to completion: exit code, stdout, stderr.
+function E:sync(...)
+  local pid, out, err = self:spawn({ ... })
+  local how, code = M.wait(pid, 600)
+  return how == "exit" and code or -1, read(out), read(err)
+end
+
+function E:run_cmd(argv, envvars)
+  self.nrun = (self.nrun or 0) + 1
+  local out, err = self.dir .. "/out." .. self.nrun, self.dir .. "/err." .. self.nrun
+  local env = { MONDAY_API_TOKEN = "test-token", MONHOST_CONFIG = self.config_path }
+  for k, v in pairs(envvars or {}) do env[k] = v end
+  local full = { M.BIN }
+  for _, a in ipairs(argv) do full[#full + 1] = a end
+  local pid = assert(sys.spawn(full, { stdout = out, stderr = err, env = env }))
+  local how, code = M.wait(pid, 600)
+  return how == "exit" and code or -1, read(out), read(err)
+end
+
+function E:scalar(sql, ...)
+  for row in self.db:rows(sql, ...) do return row[1] end
+end
+
+function E:count(tbl, where, ...)
+  return math.tointeger(tonumber(self:scalar("SELECT COUNT(*) FROM " .. tbl .. (where and (" WHERE " .. where) or ""), ...)))
+end
+
+-- Board contents from the emulator: items (active, of the items board)
+-- and subitems, as lists.
+function E:board()
+  local st = self.emu:state()
+  local items, subitems, groups = {}, {}, {}
+  for _, b in ipairs(st.boards) do
+    if b.id == M.ITEMS_BOARD then
+      for _, g in ipairs(b.groups or {}) do groups[g.id] = g.title end
+      for _, it in ipairs(b.items) do if it.state == "active" then items[#items + 1] = it end end
+    elseif b.id == M.SUBITEMS_BOARD then
+      for _, it in ipairs(b.items) do if it.state == "active" then subitems[#subitems + 1] = it end end
+    end
+  end
+  return items, subitems, groups
+end
+
+-- Number of mutation requests in the emulator's log (since an index).
+function E:mutation_requests()
+  local stats = self.emu:stats()
+  return stats
+end
+
+function E:close()
+  if self.db then self.db:close(); self.db = nil end
+  if self.emu then self.emu:stop(); self.emu = nil end
+  os.execute("rm -rf '" .. self.dir .. "'")
+end
+E.__gc = E.close
+
+return M
