@@ -156,7 +156,7 @@ function M.load(db, cols, opts)
   local function flush()
     if #batch == 0 then return end
     local res, msg = db:insert_many(opts.table or "ORDERS_UNIFIED", names, batch,
-      { batch_size = opts.batch_size, rows_per_statement = opts.rows_per_statement or math.max(1, 8000 // #names) })
+      { batch_size = opts.batch_size, rows_per_statement = opts.rows_per_statement or math.max(1, 4000 // #names) })
     if not res then error("inserting ORDERS_UNIFIED rows: " .. tostring(msg)) end
     n = n + res.inserted
     batch = {}
