@@ -47,7 +47,9 @@ function M.build(ctx)
     end
     where[#where + 1] = "(" .. table.concat(ors, " OR ") .. ")"
   end
-  if ctx.keys and #ctx.keys > 0 then
+  if ctx.keys and #ctx.keys == 0 then
+    where[#where + 1] = "1 = 0" -- a retry with no failed order: select nothing new
+  elseif ctx.keys then
     where[#where + 1] = C.text_cast(db, "o." .. q(keys[1])) .. " IN (" .. C.marks(#ctx.keys) .. ")"
     for _, k in ipairs(ctx.keys) do params[#params + 1] = k end
   end
