@@ -29,6 +29,7 @@ typedef struct {
   int gd_block;     /* driver supports SQLGetData on block cursors */
   Cursor *cursors;  /* open cursors, closed with the connection */
   SQLHSTMT bulk;    /* the prepared statement of the last execute_array */
+  char *reset_sql;  /* run after an error in autocommit mode (see after_error) */
   char *bulk_sql;
 } Conn;
 
@@ -156,6 +157,19 @@ static int fail(lua_State *L, SQLSMALLINT type, SQLHANDLE h, const char *context
   return 3;
 }
 
+/* After a failed statement in autocommit mode: psqlODBC may have opened an
+ * implicit transaction (UseDeclareFetch) that the error left aborted; end
+ * it so the next statement works. A no-op for the other drivers. */
+static void after_error(Conn *c) {
+  if (!c->autocommit || !c->reset_sql) return;
+  SQLHSTMT st = NULL;
+  if (SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, c->dbc, &st))) {
+    SQLExecDirect(st, (SQLCHAR *)c->reset_sql, SQL_NTS);
+    SQLFreeHandle(SQL_HANDLE_STMT, st);
+  }
+}
+#define AFTER_ERROR(c) after_error(c)
+
 /* ---------- connection ---------- */
 
 static Conn *check_conn(lua_State *L, int idx) {
@@ -172,8 +186,7 @@ static void bulk_free(Conn *c) {
   c->bulk_sql = NULL;
 }
 
-static int conn_close(lua_State *L) {
-  Conn *c = (Conn *)luaL_checkudata(L, 1, CONN_MT);
+static void conn_free(Conn *c) {
   while (c->cursors) cursor_free(c->cursors);
   bulk_free(c);
   if (c->connected) {
@@ -184,6 +197,12 @@ static int conn_close(lua_State *L) {
   }
   if (c->dbc) { SQLFreeHandle(SQL_HANDLE_DBC, c->dbc); c->dbc = NULL; }
   if (c->env) { SQLFreeHandle(SQL_HANDLE_ENV, c->env); c->env = NULL; }
+  free(c->reset_sql);
+  c->reset_sql = NULL;
+}
+
+static int conn_close(lua_State *L) {
+  conn_free((Conn *)luaL_checkudata(L, 1, CONN_MT));
   return 0;
 }
 
@@ -212,7 +231,7 @@ static int l_connect(lua_State *L) {
   if (!SQL_SUCCEEDED(r)) {
     lua_pushnil(L);
     push_diag(L, SQL_HANDLE_DBC, c->dbc, "connect");
-    conn_close(L); /* frees handles; the userdata is garbage now */
+    conn_free(c); /* the userdata is garbage now */
     return 3;
   }
   c->connected = 1;
@@ -248,6 +267,14 @@ static int conn_state(lua_State *L) {
 static int conn_set_wide(lua_State *L) {
   Conn *c = check_conn(L, 1);
   c->wide = lua_toboolean(L, 2);
+  return 0;
+}
+
+/* conn:_set_reset_sql(sql | nil) */
+static int conn_set_reset(lua_State *L) {
+  Conn *c = check_conn(L, 1);
+  free(c->reset_sql);
+  c->reset_sql = lua_isstring(L, 2) ? strdup(lua_tostring(L, 2)) : NULL;
   return 0;
 }
 
@@ -449,6 +476,7 @@ static int conn_exec(lua_State *L) {
   if (!SQL_SUCCEEDED(r) && r != SQL_NO_DATA) {
     fail(L, SQL_HANDLE_STMT, st, NULL);
     SQLFreeHandle(SQL_HANDLE_STMT, st);
+    AFTER_ERROR(c);
     return 3;
   }
   SQLLEN rows = -1;
@@ -658,6 +686,7 @@ static int conn_query(lua_State *L) {
   if (!SQL_SUCCEEDED(r) && r != SQL_NO_DATA) {
     fail(L, SQL_HANDLE_STMT, cur->stmt, NULL);
     cursor_free(cur);
+    AFTER_ERROR(c);
     return 3;
   }
   /* scratch parameter buffers may go now: the statement has executed */
@@ -718,18 +747,32 @@ static void push_dec(lua_State *L, Cursor *cur, const char *s, size_t n) {
 /* Reads the rest of a long value with SQLGetData (on the positioned row or,
  * in getdata mode, the current row), appending to b. Returns 0 on error. */
 static int getdata_rest(lua_State *L, Cursor *cur, int col, luaL_Buffer *b, SQLSMALLINT ctype) {
-  char chunk[8192];
+  char chunk[8192 + sizeof(SQLWCHAR)];
+  size_t carry = 0; /* a high surrogate held back from the previous chunk */
   for (;;) {
     SQLLEN ind = 0;
-    SQLRETURN r = SQLGetData(cur->stmt, (SQLUSMALLINT)(col + 1), ctype, chunk, sizeof chunk, &ind);
-    if (r == SQL_NO_DATA) return 1;
+    char *dst = chunk + carry;
+    SQLLEN room = 8192;
+    SQLRETURN r = SQLGetData(cur->stmt, (SQLUSMALLINT)(col + 1), ctype, dst, room, &ind);
+    if (r == SQL_NO_DATA) {
+      if (carry) utf16_to_8(b, (SQLWCHAR *)chunk, 1);
+      return 1;
+    }
     if (!SQL_SUCCEEDED(r)) return 0;
     if (ind == SQL_NULL_DATA) return 2;
     size_t term = ctype == SQL_C_CHAR ? 1 : ctype == SQL_C_WCHAR ? sizeof(SQLWCHAR) : 0;
-    size_t got = (ind == SQL_NO_TOTAL || (size_t)ind > sizeof chunk - term) ? sizeof chunk - term : (size_t)ind;
+    size_t got = (ind == SQL_NO_TOTAL || ind > room - (SQLLEN)term) ? (size_t)room - term : (size_t)ind;
     if (ctype == SQL_C_WCHAR) {
       got -= got % sizeof(SQLWCHAR);
-      utf16_to_8(b, (SQLWCHAR *)chunk, got / sizeof(SQLWCHAR));
+      size_t units = (carry + got) / sizeof(SQLWCHAR);
+      SQLWCHAR *w = (SQLWCHAR *)chunk;
+      carry = 0;
+      if (r != SQL_SUCCESS && units > 0 && w[units - 1] >= 0xD800 && w[units - 1] < 0xDC00) {
+        units--;
+        carry = sizeof(SQLWCHAR);
+      }
+      utf16_to_8(b, w, units);
+      if (carry) memcpy(chunk, &w[units], sizeof(SQLWCHAR));
     } else luaL_addlstring(b, chunk, got);
     if (r == SQL_SUCCESS) return 1;
     (void)L;
@@ -821,6 +864,7 @@ static int cursor_fill(lua_State *L, Cursor *cur) {
   if (!SQL_SUCCEEDED(r)) {
     fail(L, SQL_HANDLE_STMT, cur->stmt, "fetch");
     cur->done = 1;
+    AFTER_ERROR(cur->conn);
     luaL_error(L, "odbc: %s", lua_tostring(L, -2));
   }
   if (cur->getdata) cur->fetched = 1;
@@ -966,12 +1010,14 @@ static int collect_results(lua_State *L, SQLHSTMT st, int t, lua_Integer *count,
   }
 }
 
-/* conn:execute_array(sql, rows, first, count, ncols, rows_per_set [, returning])
+/* conn:execute_array(sql, rows, first, count, ncols, rows_per_set [, returning [, direct]])
  *   -> affected, ids | nil, msg, state, failed_sets
  * Executes `sql`, which has rows_per_set*ncols markers (a multi-row VALUES
  * when rows_per_set > 1), over rows[first .. first+count-1] as count /
  * rows_per_set parameter sets (SQL_ATTR_PARAMSET_SIZE, column-wise bound).
- * The prepared statement is kept for the next call with the same text.
+ * The prepared statement is kept for the next call with the same text
+ * (unless `direct`: then each call is one SQLExecDirect, which psqlODBC
+ * sends without the describe round trip that SQLPrepare costs).
  * failed_sets lists 1-based set numbers the driver marked as failed (empty
  * when the driver does not fill the status array). ids holds the first
  * column of any result sets (RETURNING / OUTPUT), in order. */
@@ -983,6 +1029,7 @@ static int conn_execute_array(lua_State *L) {
   lua_Integer first = luaL_checkinteger(L, 4), count = luaL_checkinteger(L, 5);
   lua_Integer ncols = luaL_checkinteger(L, 6), k = luaL_checkinteger(L, 7);
   int returning = lua_toboolean(L, 8);
+  int direct = lua_toboolean(L, 9); /* SQLExecDirect: no separate prepare round trip */
   if (count < 1 || ncols < 1 || k < 1 || count % k)
     return luaL_argerror(L, 5, "count must be a positive multiple of rows_per_set");
   lua_Integer m = count / k, np = k * ncols;
@@ -1038,7 +1085,14 @@ static int conn_execute_array(lua_State *L) {
   }
 
   /* statement: prepared once per SQL text */
-  if (!c->bulk || !c->bulk_sql || strcmp(c->bulk_sql, sql) != 0) {
+  if (direct) {
+    if (!c->bulk) {
+      c->bulk = new_stmt(c);
+      if (!c->bulk) return fail(L, SQL_HANDLE_DBC, c->dbc, "statement");
+    }
+    free(c->bulk_sql);
+    c->bulk_sql = NULL;
+  } else if (!c->bulk || !c->bulk_sql || strcmp(c->bulk_sql, sql) != 0) {
     bulk_free(c);
     c->bulk = new_stmt(c);
     if (!c->bulk) return fail(L, SQL_HANDLE_DBC, c->dbc, "prepare");
@@ -1066,7 +1120,7 @@ static int conn_execute_array(lua_State *L) {
   SQLSetStmtAttr(st, SQL_ATTR_PARAMSET_SIZE, (SQLPOINTER)(uintptr_t)m, 0);
   SQLSetStmtAttr(st, SQL_ATTR_PARAM_STATUS_PTR, status, 0);
   SQLSetStmtAttr(st, SQL_ATTR_PARAMS_PROCESSED_PTR, &processed, 0);
-  SQLRETURN r = SQLExecute(st);
+  SQLRETURN r = direct ? SQLExecDirect(st, (SQLCHAR *)sql, (SQLINTEGER)sqllen) : SQLExecute(st);
   int okay = SQL_SUCCEEDED(r) || r == SQL_NO_DATA;
   SQLLEN affected = 0;
   lua_createtable(L, returning ? (int)count : 0, 0);
@@ -1091,7 +1145,7 @@ static int conn_execute_array(lua_State *L) {
   SQLSetStmtAttr(st, SQL_ATTR_PARAM_STATUS_PTR, NULL, 0);
   SQLSetStmtAttr(st, SQL_ATTR_PARAMS_PROCESSED_PTR, NULL, 0);
   SQLFreeStmt(st, SQL_RESET_PARAMS);
-  if (!okay) return 4;
+  if (!okay) { AFTER_ERROR(c); return 4; }
   lua_pushinteger(L, affected);
   lua_pushvalue(L, ids);
   return 2;
@@ -1099,7 +1153,8 @@ static int conn_execute_array(lua_State *L) {
 
 static const luaL_Reg conn_methods[] = {
   {"close", conn_close}, {"__close", conn_close}, {"exec", conn_exec}, {"_query", conn_query},
-  {"_state", conn_state}, {"_set_wide", conn_set_wide}, {"_set_getdata_block", conn_set_gd_block}, {"is_open", conn_is_open},
+  {"_state", conn_state}, {"_set_wide", conn_set_wide}, {"_set_getdata_block", conn_set_gd_block},
+  {"_set_reset_sql", conn_set_reset}, {"is_open", conn_is_open},
   {"_autocommit", conn_autocommit}, {"_endtran", conn_endtran},
   {"execute_array", conn_execute_array}, {NULL, NULL}};
 
