@@ -30,11 +30,16 @@ function M.new(aliases, source)
       end
     end
   end
+  -- raw names repeat on every row of a customer: remember the answers
+  local memo, nmemo = {}, 0
   return setmetatable(c, { __call = function(self, raw)
     if raw == nil or raw == yaml.null then return nil end
+    local hit = memo[raw]
+    if hit ~= nil then return hit or nil end
     local k = key(raw)
-    if k == "" then return nil end
-    return self.lookup[k] or (tostring(raw):gsub("^%s+", ""):gsub("%s+$", ""))
+    local res = k ~= "" and (self.lookup[k] or (tostring(raw):gsub("^%s+", ""):gsub("%s+$", ""))) or false
+    if nmemo < 4096 then memo[raw] = res; nmemo = nmemo + 1 end
+    return res or nil
   end })
 end
 

@@ -1,0 +1,115 @@
+-- bench/mapping.bench.lua: the per-row hot path of a mapping, side by side
+-- on the same generated ORDERS_UNIFIED rows in SQLite:
+--   bare fetch (monhost.odbc)                 the limit
+--   fetch + transform + column_values JSON    monhost (target >= 0.5x bare fetch)
+--   the same in Python (sqlite3 + json)       the legacy approach (target: monhost >= 5x faster)
+-- Prints ratios only (no absolute-time claims). MONHOST_BENCH_ROWS sets the size.
+local odbc = require "monhost.odbc"
+local sys = require "monhost.sys"
+local cjson = require "cjson"
+local mapping = require "monhost.mapping"
+local orders = dofile("examples/orders.lua")
+
+local REF = "../shared/reference/legacy-pipeline/"
+local N = tonumber(os.getenv("MONHOST_BENCH_ROWS")) or 20000
+local tmp = assert(sys.tmpdir("monhost-bench-map"))
+local dbfile = tmp .. "/orders.db"
+local connstr = "Driver=SQLite3;Database=" .. dbfile
+local cols = orders.columns(REF .. "orders_unified_columns.tsv")
+
+local db = assert(odbc.connect(connstr))
+local per = N // #orders.CUSTOMERS
+for i, c in ipairs(orders.CUSTOMERS) do
+  orders.load(db, cols, { seed = i, count = per, customer = c.name })
+end
+local plan = assert(mapping.load("default", { board = REF .. "board_9200517329_metadata.json",
+  subitem_board = REF .. "board_9200771505_metadata.json", columns = cols, mappings_dir = "mappings" }))
+local q = function(n) return db:quote_ident(n) end
+local sel = {}
+for i, c in ipairs(plan.select_columns) do sel[i] = q(c) end
+local SQL = "SELECT " .. table.concat(sel, ", ") .. " FROM ORDERS_UNIFIED"
+
+local function bare()
+  local cur = assert(db:query(SQL))
+  local n = 0
+  while true do
+    local block = cur:fetch_many(500)
+    if #block == 0 then break end
+    n = n + #block
+  end
+  cur:close()
+  return n
+end
+
+local function transform()
+  local cur = assert(db:query(SQL))
+  local n, subs, bytes = 0, 0, 0
+  while true do
+    local block = cur:fetch_many(500)
+    if #block == 0 then break end
+    for i = 1, #block do
+      local rec = plan:transform(block[i])
+      subs = subs + #rec.subitems
+      bytes = bytes + #rec.column_values_json
+    end
+    n = n + #block
+  end
+  cur:close()
+  return n, subs
+end
+
+local function best(f, reps)
+  local b = math.huge
+  local r1, r2
+  for _ = 1, reps do
+    collectgarbage()
+    local t = sys.clock()
+    r1, r2 = f()
+    b = math.min(b, sys.clock() - t)
+  end
+  return b, r1, r2
+end
+
+-- the Python baseline gets the same mapping as data
+local entries = {}
+for i, e in ipairs(plan.entries) do
+  entries[i] = { id = e.id, type = e.type, source = e.source or "=customer", map = e.map }
+end
+local spec = { select = plan.select_columns, entries = entries, sizes = plan.sizes, customers = plan.canonical.lookup,
+  clean = { ["US TARIFF RATE"] = { replace = { TRUE = "0" } }, ["CUSTOMER STYLE"] = { trim = true },
+    ["STYLE DESCRIPTION"] = { trim = true }, ["CUSTOMER COLOUR DESCRIPTION"] = { trim = true } },
+  size_column = plan.size_column_id, qty_column = plan.qty_column_id }
+local f = assert(io.open(tmp .. "/spec.json", "wb"))
+f:write(cjson.encode(spec))
+f:close()
+
+local tb, nb = best(bare, 3)
+local tt, nt, ns = best(transform, 3)
+plan.eager_values = true
+local tl = best(transform, 3)
+plan.eager_values = nil
+local py = {}
+for _ = 1, 3 do
+  local p = assert(io.popen("/usr/bin/python3 bench/mapping_legacy.py " .. dbfile .. " " .. tmp .. "/spec.json"))
+  local line = p:read("a")
+  p:close()
+  local secs, rows, subs = line:match("([%d.]+) (%d+) (%d+)")
+  assert(secs, "python baseline failed: " .. line)
+  assert(tonumber(rows) == nt and tonumber(subs) == ns,
+    ("python saw %s rows / %s subitems, monhost %d / %d"):format(rows, subs, nt, ns))
+  py[#py + 1] = tonumber(secs)
+end
+table.sort(py)
+local tp = py[1]
+
+print(("%d orders, %d subitems, %d columns selected (of %d), SQLite through ODBC; best of 3"):format(nt, ns,
+  #plan.select_columns, #cols))
+print(("%-52s %10s %s"):format("measure", "ratio", "target"))
+print(("%-52s %9.2fx %s"):format("fetch+transform+JSON vs bare fetch (throughput)", tb / tt, ">= 0.5x"))
+print(("%-52s %9.2fx %s"):format("same, with column_values built eagerly as Lua tables", tb / tl, ">= 0.5x"))
+print(("%-52s %9.2fx %s"):format("monhost vs Python sqlite3+json, same mapping", tp / tt, ">= 5x"))
+print(("%-52s %9.2fx"):format("transform alone vs bare fetch (cost share)", (tt - tb) / tb))
+if os.getenv("MONHOST_BENCH_DEBUG") then print(tb, tt, tl, tp) end
+db:close()
+os.remove(dbfile)
+os.remove(tmp .. "/spec.json")
