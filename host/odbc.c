@@ -593,7 +593,9 @@ static int cursor_setup(lua_State *L, Cursor *cur, lua_Integer block, lua_Intege
       }
     }
     if (col->kind == K_DEC && col->width > 200) col->width = 200;
-    if (col->width < 8) col->width = 8;
+    /* column-wise arrays of fixed-size C types are strided by the type's
+     * size whatever BufferLength says: only variable types may be padded */
+    if ((col->kind == K_TEXT || col->kind == K_BIN || col->kind == K_DEC) && col->width < 8) col->width = 8;
     anylong |= lg;
     rowbytes += col->width + (SQLLEN)sizeof(SQLLEN);
   }
@@ -799,6 +801,16 @@ static void push_cell(lua_State *L, Cursor *cur, int i, SQLULEN row) {
   if (!truncated) {
     if (col->ctype == SQL_C_WCHAR) push_utf16(L, (SQLWCHAR *)p, have / sizeof(SQLWCHAR));
     else lua_pushlstring(L, p, have);
+    if (col->sqltype == SQL_GUID) { /* drivers print GUIDs in upper case; RFC 4122 says lower */
+      char g[64];
+      size_t n;
+      const char *t = lua_tolstring(L, -1, &n);
+      if (n < sizeof g) {
+        for (size_t j = 0; j < n; j++) g[j] = (char)(t[j] >= 'A' && t[j] <= 'F' ? t[j] + 32 : t[j]);
+        lua_pop(L, 1);
+        lua_pushlstring(L, g, n);
+      }
+    }
     return;
   }
   /* a long value did not fit: position on its row and read it whole

@@ -28,9 +28,10 @@ return function(odbc)
     },
     postgres = {
       name = "postgres", quote = { '"', '"' },
-      -- the server takes 65,535, but psqlODBC loses sync reading the
-      -- ParameterDescription of a prepared statement with ~12,000
-      max_params = 8000, max_rows = nil,
+      -- the server takes 65,535, but psqlODBC 13.02 loses sync reading the
+      -- ParameterDescription of a prepared statement with 7,772 (measured;
+      -- 6,000 works)
+      max_params = 6000, max_rows = nil,
       returning = "returning", limit = "limit",
       savepoint = "SAVEPOINT %s", rollback_to = "ROLLBACK TO SAVEPOINT %s", release = "RELEASE SAVEPOINT %s",
       -- psqlODBC turns a parameter array into one round trip per row (or
@@ -278,6 +279,10 @@ return function(odbc)
       -- destroying our savepoints; "-2" rolls back only the failed statement
       -- ("-0" would leave its implicit UseDeclareFetch transaction aborted)
       if not cs_get(cs, "Protocol") then extra[#extra + 1] = "Protocol=7.4-0" end
+    elseif driver:find("sqlite", 1, true) then
+      -- the SQLite driver reads a whole result into memory at execute
+      -- unless it steps through it (StepAPI)
+      if not cs_get(cs, "StepAPI") and opts.stream ~= false then extra[#extra + 1] = "StepAPI=1" end
     elseif driver:find("freetds", 1, true) or driver:find("tds", 1, true) then
       if not cs_get(cs, "ClientCharset") then extra[#extra + 1] = "ClientCharset=UTF-8" end
       if not cs_get(cs, "TDS_Version") then extra[#extra + 1] = "TDS_Version=7.4" end
