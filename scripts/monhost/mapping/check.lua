@@ -80,7 +80,8 @@ function M.mapping(name, opts)
     try(e.default, e.at, "the default")
     local labels = e.col and e.col.labels
     local set
-    if labels and (ty == "status" or ty == "dropdown") then
+    -- an empty list means the board did not say (a new dropdown), not "no labels"
+    if labels and #labels > 0 and (ty == "status" or ty == "dropdown") then
       set = {}
       for _, l in ipairs(labels) do set[l] = true end
     end
