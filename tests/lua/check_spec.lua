@@ -21,6 +21,11 @@ describe("monhost check", function()
     matches(out, "3 mappings checked: 0 errors")
   end)
 
+  it("passes the example customer mapping (which overrides by title)", function()
+    local out, err, code = check { "examples/mapping-customer.lua", "--columns", fx.COLUMNS, "-q" }
+    eq(code, 0, out .. err)
+  end)
+
   it("fails the legacy YAML on its unknown FREIGHT column, citing the YAML line", function()
     local out, _, code = check { fx.YAML, "--columns", fx.COLUMNS, "-q" }
     eq(code, 1)

@@ -272,6 +272,16 @@ return {
     eq(plan:transform(r).filtered, true)
   end)
 
+  it("lets a customer file override an inherited column by title; twice in one file is an error", function()
+    local plan = assert(write_and_load({ ["o.lua"] = [[
+return { extends = "default", columns = { ["ORDER TYPE"] = { "ORDER TYPE", map = { ACTIVE = "LIVE" } } } }]] }, "o"))
+    eq(#plan.problems, 0)
+    eq(plan:transform(row(KEYED)).column_values.dropdown_mkr518fc, { labels = { "LIVE" } })
+    local p2 = assert(write_and_load({ ["t2.lua"] = [[
+return { extends = "default", columns = { ["PO NUMBER"] = "PO NUMBER", text_mkr5ej2x = "NOTES" } }]] }, "t2"))
+    matches(p2.problems[1].message, "set twice")
+  end)
+
   it("reports unknown and read-only columns with file:line and drops them (strict fails)", function()
     local d = fx.with_default({ ["bad.lua"] = [[
 return {

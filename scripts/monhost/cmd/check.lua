@@ -68,7 +68,6 @@ function M.main(...)
   for _, f in ipairs(files) do
     local o = {}
     for k, v in pairs(opts) do o[k] = v end
-    o.mappings_dir = f:match("^(.*)/[^/]*$") or "."
     local diags = check.mapping(f, o)
     table.sort(diags, function(a, b)
       if a.file ~= b.file then return a.file < b.file end

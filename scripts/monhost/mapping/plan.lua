@@ -294,14 +294,29 @@ function M.compile(spec, opts)
       end
     end
   end
-  -- canonical order: sorted by monday column id
-  table.sort(entries, function(a, b) return a.id < b.id end)
-  for i = 2, #entries do
-    if entries[i].id == entries[i - 1].id then
-      problem("error", entries[i].at, ("monday column %s is set twice (also at %s)"):format(entries[i].id,
-        where(entries[i - 1].at)))
+  -- one entry per monday column: a file that extends another overrides it
+  -- whether it names the column by id or by title; twice in one file is an error
+  local rank = {}
+  for i, f in ipairs(spec.files or {}) do rank[f] = i end
+  local by_id, uniq = {}, {}
+  for _, e in ipairs(entries) do
+    local prev = by_id[e.id]
+    if not prev then
+      by_id[e.id] = e
+      uniq[#uniq + 1] = e
+    else
+      local rp, re = rank[prev.at and prev.at.file] or 0, rank[e.at and e.at.file] or 0
+      if rp == re then
+        problem("error", e.at, ("monday column %s is set twice (also at %s)"):format(e.id, where(prev.at)))
+      elseif re > rp then
+        for i, u in ipairs(uniq) do if u == prev then uniq[i] = e end end
+        by_id[e.id] = e
+      end
     end
   end
+  entries = uniq
+  -- canonical order: sorted by monday column id
+  table.sort(entries, function(a, b) return a.id < b.id end)
   plan.entries = entries
 
   -- item name and group
