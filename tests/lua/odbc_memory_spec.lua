@@ -16,6 +16,9 @@ describe("streaming memory", function()
   for _, kind in ipairs(dbs.kinds) do
     it(kind .. ": 1,000,000 rows through fetch_many stay under 64 MB peak RSS", function()
       if os.getenv("MONHOST_QUICK") then skip("MONHOST_QUICK") end
+      -- AddressSanitizer's quarantine keeps freed blocks resident (256 MB by
+      -- default), so RSS says nothing there; the plain build checks it
+      if (os.getenv("MONHOST_BIN") or ""):find("asan", 1, true) then skip("RSS is meaningless under ASan") end
       local db <close> = assert(odbc.connect((dbs.fresh(kind))))
       local before = sys.peak_rss()
       local cur = assert(db:query(SQL[kind]))
@@ -28,17 +31,8 @@ describe("streaming memory", function()
       end
       eq(n, N)
       ok(sum > 0)
-      collectgarbage()
       local peak = sys.peak_rss()
-      -- under AddressSanitizer the shadow memory inflates RSS: check what
-      -- streaming added instead of the absolute figure
-      local asan = (os.getenv("MONHOST_BIN") or ""):find("asan", 1, true)
-      local limit = 64 * 1024
-      if asan then
-        ok(peak - before < limit, string.format("streaming grew peak RSS by %d KiB", peak - before))
-      else
-        ok(peak < limit, string.format("peak RSS %d KiB (was %d before the query)", peak, before))
-      end
+      ok(peak < 64 * 1024, string.format("peak RSS %d KiB (was %d before the query)", peak, before))
     end)
   end
 end)
