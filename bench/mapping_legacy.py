@@ -78,7 +78,7 @@ def transform(row):
                 {spec["size_column"]: {"labels": [s]}, spec["qty_column"]: str(q)}, sort_keys=True, separators=(",", ":"))})
     return name, group, json.dumps(values, sort_keys=True, separators=(",", ":")), subs, errors
 
-t0 = time.perf_counter()
+t0 = time.process_time()  # CPU time, as the monhost side measures
 con = sqlite3.connect(db_path)
 cur = con.execute("SELECT " + ", ".join('"%s"' % c.replace('"', '""') for c in select) + " FROM ORDERS_UNIFIED")
 n = nsub = 0
@@ -90,5 +90,5 @@ while True:
         _, _, _, subs, _ = transform(row)
         n += 1
         nsub += len(subs)
-elapsed = time.perf_counter() - t0
+elapsed = time.process_time() - t0
 print("%.6f %d %d" % (elapsed, n, nsub))

@@ -471,27 +471,16 @@ end
 
 -- ---- per row ------------------------------------------------------------------
 
--- rec.column_values is built on first use (index or pairs) from the JSON:
--- the pipeline sends column_values_json, and building ~20 nested tables per
--- row that nobody reads was a third of the transform's time.
-local LAZY_JSON = setmetatable({}, { __mode = "k" })
-local LAZY = {}
-local function materialise(t)
-  local json = LAZY_JSON[t]
-  LAZY_JSON[t] = nil
-  setmetatable(t, nil)
-  if json then for k, v in pairs(cjson.decode(json)) do rawset(t, k, v) end end
-  return t
-end
-LAZY.__index = function(t, k) return rawget(materialise(t), k) end
-LAZY.__pairs = function(t) return next, materialise(t), nil end
-LAZY.__len = function(t) return #materialise(t) end
-local function lazy_values(json)
-  local t = setmetatable({}, LAZY)
-  LAZY_JSON[t] = json
-  return t
-end
-M.materialise = materialise
+-- rec.column_values is built on first use from the JSON: the pipeline sends
+-- column_values_json, and building ~20 nested tables per row that nobody
+-- reads was a third of the transform's time. One shared metatable, no
+-- per-record state (a weak side table cost more in GC than it saved).
+local REC = { __index = function(rec, k)
+  if k ~= "column_values" then return nil end
+  local v = cjson.decode(rawget(rec, "column_values_json"))
+  rawset(rec, "column_values", v)
+  return v
+end }
 
 local function errmsg(e)
   if type(e) == "string" then return (e:gsub("^[^:]*:%d+: ", "")) end
@@ -558,7 +547,7 @@ function Plan:transform(row)
     vals[j] = v
   end
   local json, values, ferrs = self.formatter:format(vals, self.eager_values, self.clear_empty)
-  if not self.eager_values then values = lazy_values(json) end
+
   if ferrs then
     errors = errors or {}
     local byid = {}
@@ -618,6 +607,7 @@ function Plan:transform(row)
     column_values = values, column_values_json = json, subitems = subs, errors = errors or {},
     customer = ctx.customer,
   }
+  if not values then setmetatable(rec, REC) end
   if self.accept then
     local fok, keep = pcall(self.accept, r, ctx)
     if fok and not keep then rec.filtered = true end
