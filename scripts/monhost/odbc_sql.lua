@@ -279,6 +279,8 @@ return function(odbc)
       -- destroying our savepoints; "-2" rolls back only the failed statement
       -- ("-0" would leave its implicit UseDeclareFetch transaction aborted)
       if not cs_get(cs, "Protocol") then extra[#extra + 1] = "Protocol=7.4-0" end
+      -- Debian's odbcinst.ini sets CommLog=1: a log file in /tmp per process
+      if not cs_get(cs, "CommLog") then extra[#extra + 1] = "CommLog=0" end
     elseif driver:find("sqlite", 1, true) then
       -- the SQLite driver reads a whole result into memory at execute
       -- unless it steps through it (StepAPI)

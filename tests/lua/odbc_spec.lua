@@ -67,7 +67,7 @@ describe("SQL generation (no server)", function()
       "Driver={FreeTDS};ClientCharset=CP1252;TDS_Version=7.3")
     matches(odbc.prepare_connection_string("Driver={PostgreSQL Unicode};Server=x"), "UseDeclareFetch=1;Fetch=%d+")
     eq(odbc.prepare_connection_string("Driver={PostgreSQL Unicode};UseDeclareFetch=0;Protocol=7.4-1"),
-      "Driver={PostgreSQL Unicode};UseDeclareFetch=0;Protocol=7.4-1")
+      "Driver={PostgreSQL Unicode};UseDeclareFetch=0;Protocol=7.4-1;CommLog=0")
     eq(odbc.prepare_connection_string("AAG_PROD"), "DSN=AAG_PROD")
     eq(odbc.cs_get(cs, "pwd"), "p;w}d")
   end)
