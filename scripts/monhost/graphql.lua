@@ -593,11 +593,12 @@ end
 function Job:enqueue(p)
   local lane = self.lanes[p.lane]
   if not lane then
-    lane = { name = p.lane, q = {}, head = 1 }
+    lane = { name = p.lane, q = {}, head = 1, tail = 0 } -- q[head..tail]
     self.lanes[p.lane] = lane
     self.lane_order[#self.lane_order + 1] = lane
   end
-  lane.q[#lane.q + 1] = p
+  lane.tail = lane.tail + 1
+  lane.q[lane.tail] = p
   self.queued = self.queued + 1
 end
 
@@ -607,7 +608,7 @@ function Job:requeue(list)
   for _, p in ipairs(list) do
     local lane = self.lanes[p.lane]
     lane.head = lane.head - 1
-    if lane.head < 1 then table.insert(lane.q, 1, p); lane.head = 1 else lane.q[lane.head] = p end
+    if lane.head < 1 then table.insert(lane.q, 1, p); lane.head = 1; lane.tail = lane.tail + 1 else lane.q[lane.head] = p end
     self.queued = self.queued + 1
   end
 end
@@ -630,7 +631,7 @@ end
 
 function Job:take_chunk(lane, now)
   local q, h = lane.q, lane.head
-  local last = #q
+  local last = lane.tail
   local first = q[h]
   if first.key then -- a caller-chosen key: exactly the ops that share it
     local n = 0
@@ -693,7 +694,7 @@ function Job:chunk_request(lane, n)
     items[k] = { field = p.field, ncols = p.ncols }
     est = est + self.gov:estimate(p.field, p.ncols)
   end
-  if lane.head > #lane.q then lane.q, lane.head = {}, 1 end
+  if lane.head > lane.tail then lane.q, lane.head, lane.tail = {}, 1, 0 end
   self.queued = self.queued - n
   local body = M.build_mutation(ops, self.c.types)
   local key = ops[1].key or self.c:new_key()
@@ -725,7 +726,7 @@ function Job:dispatch(now)
   self.waiting = keep
   for _, lane in ipairs(self.lane_order) do
     if self.stopped or self.nflight >= self.cfg.concurrency then break end
-    if lane.head <= #lane.q and self:lane_free(lane) then
+    if lane.head <= lane.tail and self:lane_free(lane) then
       local n, w, why = self:take_chunk(lane, now)
       if why == "daily" then
         self:stop("DAILY_LIMIT_EXCEEDED", "daily call limit reached (known from earlier replies)")
@@ -900,10 +901,10 @@ function Job:drain_stopped()
   end
   self.waiting = {}
   for _, lane in ipairs(self.lane_order) do
-    for k = lane.head, #lane.q do
+    for k = lane.head, lane.tail do
       self:finish_op(lane.q[k], { ok = false, code = st.code, error = st.message, retryable = true, sent = false })
     end
-    lane.q, lane.head = {}, 1
+    lane.q, lane.head, lane.tail = {}, 1, 0
   end
   self.queued = 0
 end
