@@ -43,6 +43,18 @@ function M.orders()
   return orders_mod
 end
 
+-- Orders and size quantities > 0 the generator makes for opts (no database).
+function M.expected_counts(cols, opts)
+  local n, sizes = 0, 0
+  for row in M.orders().rows(cols, opts) do
+    n = n + 1
+    for _, c in ipairs(cols) do
+      if c.ordinal > 50 and c.ordinal < 212 and type(row[c.name]) == "number" and row[c.name] > 0 then sizes = sizes + 1 end
+    end
+  end
+  return n, sizes
+end
+
 -- A database: {cs=, db=} for "sqlite" or "postgres" (nil, why when absent).
 function M.database(dialect, dir)
   if dialect == "sqlite" then
@@ -75,11 +87,14 @@ function M.env(opts)
   local gen = M.orders()
   local cols = gen.columns(M.TSV)
   local start = 1
+  local norders, nsizes = 0, 0
   for i, o in ipairs(opts.orders or {}) do
     o.start = o.start or start
     o.seed = o.seed or (100 + i)
     gen.load(db, cols, o)
     start = o.start + o.count
+    local a, b = M.expected_counts(cols, o)
+    norders, nsizes = norders + a, nsizes + b
   end
   if #(opts.orders or {}) == 0 then
     db:exec(schema.orders_unified_ddl(db.dialect, cols))
@@ -87,7 +102,7 @@ function M.env(opts)
   local emu, eerr = emulator.start(opts.emulator or {})
   if not emu then db:close(); return nil, eerr end
   local env = setmetatable({ dir = dir, cs = d.cs, db = db, emu = emu, dialect = db.dialect, cols = cols,
-    next_order = start }, E)
+    next_order = start, expected_orders = norders, expected_subitems = nsizes }, E)
   env.config_path = dir .. "/monhost.yaml"
   write(env.config_path, ([[
 database:
@@ -112,6 +127,9 @@ function E:add_orders(o)
   o.seed = o.seed or o.start
   local n = M.orders().load(self.db, self.cols, o)
   self.next_order = o.start + o.count
+  local a, b = M.expected_counts(self.cols, o)
+  self.expected_orders = self.expected_orders + a
+  self.expected_subitems = self.expected_subitems + b
   return n
 end
 
@@ -189,10 +207,37 @@ function E:board()
   return items, subitems, groups
 end
 
--- Number of mutation requests in the emulator's log (since an index).
-function E:mutation_requests()
-  local stats = self.emu:stats()
-  return stats
+-- Every generated order on the board exactly once, with its subitems
+-- exactly once, and the database agreeing. Returns a list of problems.
+function E:exactly_once()
+  local items, subitems = self:board()
+  local problems = {}
+  local function p(fmt, ...) problems[#problems + 1] = fmt:format(...) end
+  local names, ids = {}, {}
+  for _, it in ipairs(items) do
+    if names[it.name] then p("item %q twice (%s, %s)", it.name, names[it.name], it.id) end
+    names[it.name] = it.id
+    ids[it.id] = true
+  end
+  local under = {}
+  for _, s in ipairs(subitems) do
+    local k = tostring(s.parent_item_id) .. "/" .. s.name
+    if under[k] then p("subitem %s twice under %s", s.name, tostring(s.parent_item_id)) end
+    under[k] = true
+    if not ids[s.parent_item_id] then p("subitem %s under unknown item %s", s.id, tostring(s.parent_item_id)) end
+  end
+  if #items ~= self.expected_orders then p("%d items on the board, expected %d", #items, self.expected_orders) end
+  if #subitems ~= self.expected_subitems then p("%d subitems on the board, expected %d", #subitems, self.expected_subitems) end
+  local synced = self:count("MON_SyncState")
+  if synced ~= self.expected_orders then p("%d rows in MON_SyncState, expected %d", synced, self.expected_orders) end
+  local ssub = self:count("MON_SyncState_Subitems")
+  if ssub ~= self.expected_subitems then p("%d rows in MON_SyncState_Subitems, expected %d", ssub, self.expected_subitems) end
+  for row in self.db:rows("SELECT item_id FROM MON_SyncState") do
+    if not ids[row[1]] then p("MON_SyncState names item %s, not on the board", tostring(row[1])) end
+  end
+  local stg = self:count("STG_MON_CustMasterSchedule") + self:count("STG_MON_CustMasterSchedule_Subitems")
+  if stg ~= 0 then p("%d staging rows left", stg) end
+  return problems
 end
 
 function E:close()
