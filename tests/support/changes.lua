@@ -44,14 +44,19 @@ function M.context(env, opts)
   local cfg = assert(config.load(env.config_path))
   cfg.monday.token = "test-token"
   for k, v in pairs(opts.graphql or {}) do cfg.monday.graphql[k] = v end
-  env.mon = env.mon or assert(runner.client(cfg))
+  -- one client per env (its governor learns costs); its own for other knobs
+  local mon
+  if opts.graphql then mon = assert(runner.client(cfg)) else
+    env.mon = env.mon or assert(runner.client(cfg))
+    mon = env.mon
+  end
   local plans = runner.plans({ cfg = cfg, items_meta = cfg.boards.items_metadata, subitems_meta = cfg.boards.subitems_metadata,
     columns = source_columns(env.db, cfg.database.orders_table) }, opts.mapping or "greyson")
   local plan = plans[1]
   if opts.changes_in_plan then plan.changes = opts.changes_in_plan end
   local buf = {}
   local outf = { write = function(self, ...) for _, s in ipairs { ... } do buf[#buf + 1] = s end; return self end }
-  local ctx = pipeline.context { db = env.db, mon = env.mon, cfg = cfg, plan = plan,
+  local ctx = pipeline.context { db = env.db, mon = mon, cfg = cfg, plan = plan,
     customer = opts.customer or plan.canonical_name or "GREYSON", customers = opts.customers or plan.customers,
     dry_run = opts.dry_run, changes = opts.changes, quiet = true, out = outf, po = opts.po }
   ctx.log = opts.log or { info = function() end, warn = function() end, error = function() end, debug = function() end }
@@ -71,14 +76,17 @@ function M.set(env, column, value, keys)
   if type(keys) ~= "table" then keys = { keys } end
   local q = env.db:quote_ident(column)
   for _, k in ipairs(keys) do
-    assert(env.db:exec(("UPDATE ORDERS_UNIFIED SET %s = ? WHERE %s = ?"):format(q, env.db:quote_ident("AAG ORDER NUMBER")),
+    assert(env.db:exec(("UPDATE %s SET %s = ? WHERE %s = ?"):format(M.T(env), q, env.db:quote_ident("AAG ORDER NUMBER")),
       value, k))
   end
 end
 
+-- ORDERS_UNIFIED, quoted (PostgreSQL keeps its upper case only quoted)
+function M.T(env) return env.db:quote_ident("ORDERS_UNIFIED") end
+
 function M.orders(env, n)
   local out = {}
-  for r in env.db:rows(('SELECT "AAG ORDER NUMBER" FROM ORDERS_UNIFIED ORDER BY "AAG ORDER NUMBER"')) do
+  for r in env.db:rows(('SELECT "AAG ORDER NUMBER" FROM %s ORDER BY "AAG ORDER NUMBER"'):format(M.T(env))) do
     out[#out + 1] = r[1]
     if n and #out >= n then break end
   end
@@ -100,7 +108,15 @@ function M.mutations(env, since)
   local out = {}
   for _, r in ipairs(log.requests or {}) do
     if r.operation == "mutation" and r.seq > (since or 0) then
-      for k, field in (r.document or ""):gmatch("op(%d+):([%w_]+)%(") do
+      local doc = r.document or ""
+      if not doc:find("op%d+:") then -- a single mutation sent with mon:query
+        local field
+        for f in doc:gmatch("([%a_][%w_]*)%s*%(") do
+          if f ~= "mutation" and f ~= "complexity" then field = f; break end
+        end
+        if field then out[#out + 1] = { field = field, vars = r.variables or {}, status = r.status, errors = r.error_codes } end
+      end
+      for k, field in doc:gmatch("op(%d+):([%w_]+)%(") do
         local vars = {}
         for name, v in pairs(r.variables or {}) do
           local a, i = name:match("^(.-)_(%d+)$")
