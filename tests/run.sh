@@ -28,8 +28,8 @@ run() {
   cat "$log"
   line=$(grep -E '([0-9]+) passed, ([0-9]+) failed' "$log" | tail -n 1)
   if [ -n "$line" ]; then
-    p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/')
-    f=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\2/')
+    p=$(echo "$line" | sed -E 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\2/')
+    f=$(echo "$line" | sed -E 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\3/')
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { echo "not ok - $name exited with status $rc"; f=1; }
   else
     echo "not ok - $name ended without a summary (exit status $rc)"
