@@ -31,6 +31,10 @@ for _, dialect in ipairs { "sqlite", "postgres" } do
         local rc, o, er = env:sync("--customer", "GREYSON")
         eq(rc, 0, ("after kill at %s (%d): %s%s"):format(point, i, o, er))
         eq(env:exactly_once(), {}, "after kill at " .. point)
+        -- killed after monday answered: the rerun found those rows on the
+        -- board (lookup) instead of creating them again
+        local kind = point:match("^results:(%a+)")
+        if kind then matches(o, kind .. "s created %d+ %(adopted [1-9]%d*%)") end
       end
       -- the killed runs are in the batch log as ABORTED, the lock is free
       ok(env:count("MON_BatchProcessing", "status = 'ABORTED'") >= 8, "aborted batches logged")
