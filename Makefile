@@ -66,7 +66,7 @@ check: deps build/monhost-asan
 	  MONHOST_BIN=build/monhost-asan MONHOST_SUITES="c lua" sh tests/run.sh
 
 valgrind: all
-	@MONHOST_BIN=tests/support/valgrind-monhost MONHOST_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	@MONHOST_BIN=tests/support/valgrind-monhost MONHOST_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/support/valgrind.supp" \
 	  MONHOST_SUITES="c lua" MONHOST_QUICK=1 sh tests/run.sh
 
 bench: deps all
