@@ -1163,6 +1163,88 @@ static int conn_execute_array(lua_State *L) {
   return 2;
 }
 
+/* ---------- PostgreSQL array literals (bulk insert through unnest) ---------- */
+
+/* Appends the array element for the value on top of the stack and pops it
+ * (first: a buffer's stack use must be balanced between its operations;
+ * the row table keeps a string alive). NULL is unquoted, strings quoted with
+ * " and \ escaped, numbers in their shortest exact form, booleans 1/0
+ * (accepted by boolean and integer input alike). Returns 0, leaving the
+ * value on the stack, for a value that cannot be bound. */
+static int add_array_elem(luaL_Buffer *b, lua_State *L) {
+  char num[64];
+  size_t n = 0;
+  const char *s = num;
+  int quote = 0;
+  switch (lua_type(L, -1)) {
+  case LUA_TNIL: s = "NULL"; n = 4; break;
+  case LUA_TLIGHTUSERDATA:
+    if (!mh_isnull(L, -1)) return 0;
+    s = "NULL"; n = 4;
+    break;
+  case LUA_TBOOLEAN: s = lua_toboolean(L, -1) ? "1" : "0"; n = 1; break;
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, -1)) n = (size_t)snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -1));
+    else {
+      double v = (double)lua_tonumber(L, -1);
+      n = (size_t)snprintf(num, sizeof num, "%.15g", v);
+      if (strtod(num, NULL) != v) n = (size_t)snprintf(num, sizeof num, "%.17g", v);
+    }
+    break;
+  case LUA_TSTRING: s = lua_tolstring(L, -1, &n); quote = 1; break;
+  default: return 0;
+  }
+  lua_pop(L, 1);
+  if (!quote) { luaL_addlstring(b, s, n); return 1; }
+  char *d = luaL_prepbuffsize(b, 2 * n + 2), *d0 = d; /* worst case: all escaped */
+  *d++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (ch == '"' || ch == '\\') *d++ = '\\';
+    *d++ = ch;
+  }
+  *d++ = '"';
+  luaL_addsize(b, (size_t)(d - d0));
+  return 1;
+}
+
+/* odbc._pg_arrays(rows, first, count, ncols) -> {literal1, ..., literalN}
+ * One PostgreSQL array literal ("{...}") per column over
+ * rows[first .. first+count-1], for INSERT ... SELECT FROM unnest($1::t[], ...):
+ * ncols parameters carry any number of rows, and the server's array input
+ * is nearly as cheap as COPY's. Raises on a value that cannot be bound. */
+static int l_pg_arrays(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer first = luaL_checkinteger(L, 2), count = luaL_checkinteger(L, 3);
+  lua_Integer ncols = luaL_checkinteger(L, 4);
+  if (count < 1 || ncols < 1 || ncols > 1600) return luaL_argerror(L, 3, "count and ncols must be positive");
+  lua_createtable(L, (int)ncols, 0);
+  int out = lua_gettop(L);
+  for (lua_Integer j = 1; j <= ncols; j++) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '{');
+    for (lua_Integer r = 0; r < count; r++) {
+      if (r) luaL_addchar(&b, ',');
+      /* balanced stack use between buffer operations: row and value are
+       * popped before the value is appended (the row table keeps it alive) */
+      if (lua_rawgeti(L, 1, first + r) != LUA_TTABLE) {
+        return luaL_error(L, "row %d is a %s, not an array", (int)(first + r), luaL_typename(L, -1));
+      }
+      lua_rawgeti(L, -1, j);
+      lua_replace(L, -2);
+      if (!add_array_elem(&b, L))
+        return luaL_error(L, "row %d column %d: cannot bind a %s", (int)(first + r), (int)j,
+                          luaL_typename(L, -1));
+    }
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    lua_rawseti(L, out, j);
+    mh_check_interrupt(L);
+  }
+  return 1;
+}
+
 static const luaL_Reg conn_methods[] = {
   {"close", conn_close}, {"__close", conn_close}, {"exec", conn_exec}, {"_query", conn_query},
   {"_state", conn_state}, {"_set_wide", conn_set_wide}, {"_set_getdata_block", conn_set_gd_block},
@@ -1175,7 +1257,7 @@ static const luaL_Reg cursor_methods[] = {
   {"fetch_many", cursor_fetch_many}, {"columns", cursor_columns}, {"block_size", cursor_block},
   {NULL, NULL}};
 
-static const luaL_Reg funcs[] = {{"_connect", l_connect}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"_connect", l_connect}, {"_pg_arrays", l_pg_arrays}, {NULL, NULL}};
 
 int luaopen_monhost_odbc(lua_State *L) {
   mh_newclass(L, CONN_MT, conn_methods);

@@ -51,6 +51,29 @@ describe("SQL generation (no server)", function()
     eq(odbc.dialects.sqlserver.max_rows, 1000)
   end)
 
+  it("builds PostgreSQL array literals: quoted, escaped text, NULL unquoted, exact numbers", function()
+    local rows = { { 'a"b\\c', "", null, 1, 0.1, true }, { "{x, y}", "NULL", nil, -7, 1 / 3, false } }
+    local a = odbc._pg_arrays(rows, 1, 2, 6)
+    eq(#a, 6)
+    eq(a[1], '{"a\\"b\\\\c","{x, y}"}')
+    eq(a[2], '{"","NULL"}') -- the string NULL stays a string
+    eq(a[3], "{NULL,NULL}")
+    eq(a[4], "{1,-7}")
+    eq(a[5], "{0.1,0.33333333333333331}") -- shortest text that reads back as the same double
+    eq(a[6], "{1,0}")
+    eq(odbc._pg_arrays(rows, 2, 1, 1)[1], '{"{x, y}"}')
+    raises(function() odbc._pg_arrays({ { {} } }, 1, 1, 1) end, "cannot bind a table")
+  end)
+
+  it("builds the PostgreSQL unnest INSERT, ordered by ordinality for RETURNING", function()
+    eq(odbc.build_unnest_insert("STG_MON_CustMasterSchedule", { "AAG ORDER NUMBER", "qty" }, { "character varying", "integer" }),
+      'INSERT INTO "STG_MON_CustMasterSchedule" ("AAG ORDER NUMBER", "qty") SELECT c1, c2 FROM '
+      .. "unnest(?::character varying[], ?::integer[]) AS u(c1, c2)")
+    eq(odbc.build_unnest_insert("s.t", { "a" }, { "text" }, "id"),
+      'INSERT INTO "s"."t" ("a") SELECT c1 FROM unnest(?::text[]) WITH ORDINALITY AS u(c1, mh_ord) '
+      .. 'ORDER BY mh_ord RETURNING "id"')
+  end)
+
   it("counts ? markers outside quotes and comments", function()
     eq(odbc.count_markers("UPDATE t SET a = ? WHERE [b?] = ? AND c = '?' -- ?\n AND d = ?"), 3)
     eq(odbc.count_markers('SELECT "x?" /* ? */, ?'), 1)
@@ -292,6 +315,7 @@ for _, kind in ipairs(dbs.kinds) do
       local r = assert(db:insert_many("STG_MON_CustMasterSchedule", COLS, gen(1234), { returning = "stg_id" }))
       eq(r.inserted, 1234)
       eq(#r.failed, 0)
+      eq(r.bisected, 0)
       eq(#r.ids, 1234)
       local byorder = {}
       for row in db:rows('SELECT stg_id, "AAG ORDER NUMBER" FROM "STG_MON_CustMasterSchedule"') do
@@ -386,6 +410,66 @@ for _, kind in ipairs(dbs.kinds) do
       eq(count(db, "STG_MON_CustMasterSchedule"), 0)
       ok(not db:in_transaction())
     end)
+
+    if kind == "postgres" then
+      it("unnest insert round-trips awkward text, exact decimals, dates, floats, booleans and NULL", function()
+        db:exec([[CREATE TABLE u (id SERIAL PRIMARY KEY, s VARCHAR(40), t TEXT, d NUMERIC(12,2), dt DATE,
+          f DOUBLE PRECISION, b BOOLEAN, i BIGINT)]])
+        local long = string.rep("é\\\"{},x ", 900) -- > 4,000 bytes: bound as a long parameter
+        local texts = { 'quote " and \\ backslash', "{braces}, commas", "  padded  ", "", "NULL", "Größe ✓ 日本 😀",
+          "line\nbreak\ttab", "'single'" }
+        local rows = {}
+        for i, t in ipairs(texts) do
+          rows[i] = { t:sub(1, 40), t, string.format("%d.%02d", i * 1000, i), "2024-02-29", i / 10, i % 2 == 0,
+            9007199254740993 + i }
+        end
+        rows[#rows + 1] = { null, long, null, null, null, null, null }
+        local r = assert(db:insert_many("u", { "s", "t", "d", "dt", "f", "b", "i" }, rows,
+          { strategy = "unnest", returning = "id" }))
+        eq(r.inserted, #rows)
+        eq(r.bisected, 0) -- the unnest statement itself succeeded (no VALUES retry)
+        local got = {}
+        -- psqlODBC reports booleans as text (BoolsAsChar): compare as integers
+        for row in db:rows("SELECT s, t, d, dt, f, CASE WHEN b THEN 1 WHEN NOT b THEN 0 END, i, id FROM u ORDER BY id") do got[#got + 1] = row end
+        eq(#got, #rows)
+        for i = 1, #texts do
+          eq(got[i][1], rows[i][1], "varchar " .. i)
+          eq(got[i][2], rows[i][2], "text " .. i)
+          eq(got[i][3], rows[i][3], "numeric " .. i)
+          eq(got[i][4], "2024-02-29")
+          eq(got[i][5], i / 10)
+          eq(got[i][6], i % 2 == 0 and 1 or 0)
+          eq(got[i][7], 9007199254740993 + i)
+          eq(got[i][8], r.ids[i], "RETURNING in row order")
+        end
+        local last = got[#got]
+        ok(last[1] == null and last[3] == null and last[6] == null and last[7] == null)
+        ok(last[2] == long, "long text differs")
+      end)
+
+      it("unnest insert keeps the column checks of VALUES: too long text fails, the row is isolated", function()
+        db:exec("CREATE TABLE v (s VARCHAR(5), d NUMERIC(6,2))")
+        local rows = {}
+        for i = 1, 20 do rows[i] = { "s" .. i, "1.005" } end
+        rows[13][1] = "much too long" -- an explicit ::varchar(5)[] cast would truncate silently
+        local r = assert(db:insert_many("v", { "s", "d" }, rows, { strategy = "unnest", on_error = "isolate" }))
+        eq(r.inserted, 19)
+        eq(r.bisected, 1)
+        eq(r.failed[1].index, 13)
+        eq(r.failed[1].sqlstate, "22001")
+        eq(db:first("SELECT d FROM v WHERE s = 's1'")[1], "1.01") -- rounded by the assignment cast, as VALUES does
+      end)
+
+      it("insert_many falls back to VALUES for array-typed columns", function()
+        db:exec("CREATE TABLE arr (id SERIAL PRIMARY KEY, tags TEXT[], n INTEGER)")
+        local rows = {}
+        for i = 1, 600 do rows[i] = { "{a,b}", i } end
+        local r = assert(db:insert_many("arr", { "tags", "n" }, rows, { returning = "id" }))
+        eq(r.inserted, 600)
+        eq(#r.ids, 600)
+        eq(db:first("SELECT array_length(tags, 1) FROM arr WHERE n = 600")[1], 2)
+      end)
+    end
 
     it("update_many writes back per row on the array path, isolating failures", function()
       stg_table()
