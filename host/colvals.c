@@ -633,6 +633,19 @@ static int format_value(lua_State *L, int idx, int type, MhBuf *b, int want, con
   return -1;
 }
 
+int mh_colvals_type(const char *name) { return type_of(name); }
+
+int mh_colvals_format(lua_State *L, int idx, int type, MhBuf *b, int want, const char **err,
+                      char *errbuf, size_t errsz) {
+  return format_value(L, idx, type, b, want, err, errbuf, errsz);
+}
+
+void mh_colvals_clear(lua_State *L, int type, MhBuf *b, int want) {
+  int text = type == T_TEXT || type == T_NUMBERS;
+  if (b) { if (text) ADDLIT(L, b, "\"\""); else ADDLIT(L, b, "null"); }
+  if (want) { if (text) lua_pushliteral(L, ""); else mh_pushnull(L); }
+}
+
 /* ---- the compiled formatter ---------------------------------------------- */
 
 typedef struct {
@@ -709,11 +722,8 @@ static int f_format(lua_State *L) {
       if (want) lua_setfield(L, vals_t, c->id);
     } else if (r == 0 && clear) {
       first = 0;
-      if (c->type == T_TEXT || c->type == T_NUMBERS) ADDLIT(L, b, "\"\""); else ADDLIT(L, b, "null");
-      if (want) {
-        if (c->type == T_TEXT || c->type == T_NUMBERS) lua_pushliteral(L, ""); else mh_pushnull(L);
-        lua_setfield(L, vals_t, c->id);
-      }
+      mh_colvals_clear(L, c->type, b, want);
+      if (want) lua_setfield(L, vals_t, c->id);
     } else {
       b->n = mark; /* drop the key */
       if (r < 0) {

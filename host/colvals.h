@@ -39,4 +39,21 @@ int mh_json_number(lua_State *L, int idx, char *out, size_t outsz);
  * nesting deeper than 32. */
 void mh_json_canon(lua_State *L, int idx, MhBuf *b, int depth);
 
+/* Column types, for callers that format values one by one (monhost.transform):
+ * the type code of a monday type name (-1 if monhost cannot write it), and
+ * the per-type formatter behind colvals.new():format. mh_colvals_format
+ * writes the JSON of the value at idx to b (if b) and pushes its Lua form
+ * (if want); returns 1, 0 for empty (nothing written or pushed), or -1
+ * with *err (which may point into errbuf) for an invalid value.
+ * mh_colvals_clear writes monday's clear value ("" or null) and pushes its
+ * Lua form if want. */
+int mh_colvals_type(const char *name);
+int mh_colvals_format(lua_State *L, int idx, int type, MhBuf *b, int want, const char **err,
+                      char *errbuf, size_t errsz);
+void mh_colvals_clear(lua_State *L, int type, MhBuf *b, int want);
+
+/* Push the XXH3-128 of data as 32 lowercase hex digits in canonical
+ * (big-endian) byte order: what monhost.hash returns. */
+void mh_hash_pushhex(lua_State *L, const void *data, size_t n);
+
 #endif

@@ -3,7 +3,7 @@
  * subitems (name and values, in order). The pipeline stores it and compares
  * it on the next run, so a change in an unmapped source column causes no
  * update while a mapping change does. XXH3-128 (Debian's libxxhash) over
- * canonical JSON text (see docs/hashing.md): stable across runs, platforms
+ * canonical JSON text (see docs/mappings.md, "Hashing"): stable across runs, platforms
  * and Lua table iteration order.
  *
  *   hash.order{item_name=, group_name=, column_values=tbl | column_values_json=str,
@@ -21,7 +21,7 @@
 #define ORDER_TAG "\"monhost.order/1\""
 #define ITEM_TAG "\"monhost.item/1\""
 
-static void push_hex(lua_State *L, const void *data, size_t n) {
+void mh_hash_pushhex(lua_State *L, const void *data, size_t n) {
   XXH128_hash_t h = XXH3_128bits(data, n);
   XXH128_canonical_t c;
   XXH128_canonicalFromHash(&c, h); /* big-endian: same text on every platform */
@@ -106,16 +106,16 @@ static int h_order(lua_State *L) {
   MhBuf *b = mh_buf_new(L);
   size_t item_end;
   put_order(L, 1, b, &item_end);
-  push_hex(L, b->p, b->n);
+  mh_hash_pushhex(L, b->p, b->n);
   /* item hash: the same text with the item tag and without subitems */
-  size_t tag = sizeof(ORDER_TAG); /* '[' + tag + ',' */
+  size_t tag = sizeof(ORDER_TAG) + 1; /* '[' + tag + ',' */
   MhBuf *ib = mh_buf_new(L);
   mh_buf_addc(L, ib, '[');
   mh_buf_add(L, ib, ITEM_TAG ",", sizeof(ITEM_TAG));
   mh_buf_add(L, ib, b->p + tag, item_end - tag);
   mh_buf_addc(L, ib, ']');
   lua_pop(L, 1); /* the box; pushes below */
-  push_hex(L, ib->p, ib->n);
+  mh_hash_pushhex(L, ib->p, ib->n);
   mh_buf_free(ib);
   mh_buf_free(b);
   return 2;
@@ -137,7 +137,7 @@ static int h_value(lua_State *L) {
   lua_settop(L, 1);
   MhBuf *b = mh_buf_new(L);
   mh_json_canon(L, 1, b, 0);
-  push_hex(L, b->p, b->n);
+  mh_hash_pushhex(L, b->p, b->n);
   mh_buf_free(b);
   return 1;
 }
@@ -145,7 +145,7 @@ static int h_value(lua_State *L) {
 static int h_bytes(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  push_hex(L, s, n);
+  mh_hash_pushhex(L, s, n);
   return 1;
 }
 

@@ -5,6 +5,7 @@
 -- per mapping; plan:transform(row) then does only per-row work.
 local colvals = require "monhost.colvals"
 local hash = require "monhost.hash"
+local native = require "monhost.transform"
 local cjson = require "cjson"
 local boardmod = require "monhost.mapping.board"
 local source = require "monhost.mapping.source"
@@ -41,6 +42,20 @@ local CLEAN_OPS = {
 }
 M.CLEAN_OPS = CLEAN_OPS
 
+-- What each compiled cleaning closure does, as steps the native transform
+-- runs itself ({op = "trim"|"upper"|"lower"|"replace", rep =}); a function
+-- written in a mapping is the step {op = "fn", fn = f}, called back.
+local CLEAN_STEPS = setmetatable({
+  [trim_clean] = { { op = "trim" } },
+  [CLEAN_OPS.upper] = { { op = "upper" } },
+  [CLEAN_OPS.lower] = { { op = "lower" } },
+}, { __mode = "k" })
+
+local function steps_of(f)
+  if not f then return nil end
+  return CLEAN_STEPS[f] or { { op = "fn", fn = f } }
+end
+
 -- A cleaning rule -> function(v) -> v, or nil, message.
 local function compile_clean(rule)
   if rule == nil or rule == false then return nil end
@@ -63,19 +78,27 @@ local function compile_clean(rule)
   if rule.replace ~= nil then
     if type(rule.replace) ~= "table" then return nil, "replace must be a table {FIND = REPLACEMENT}" end
     local rep = rule.replace
-    steps[#steps + 1] = function(v)
+    local f = function(v)
       if v == nil then return v end
       local r = rep[type(v) == "string" and v:match("^%s*(.-)%s*$") or tostring(v)]
       if r == nil then return v end
       if r == false or r == NULL then return nil end
       return r
     end
+    CLEAN_STEPS[f] = { { op = "replace", rep = rep } }
+    steps[#steps + 1] = f
   end
   if #steps == 1 then return steps[1] end
-  return function(v)
+  local chain = function(v)
     for i = 1, #steps do v = steps[i](v) end
     return v
   end
+  local desc = {}
+  for _, f in ipairs(steps) do
+    for _, st in ipairs(steps_of(f)) do desc[#desc + 1] = st end
+  end
+  CLEAN_STEPS[chain] = desc
+  return chain
 end
 M.compile_clean = compile_clean
 
@@ -453,6 +476,7 @@ function M.compile(spec, opts)
   plan.formatter = colvals.new(fcols)
   plan.clear_empty = spec.empty == "clear"
   plan._row, plan._vals = {}, {}
+  plan._native = M.native(plan)
 
   if opts.strict then
     local errs = {}
@@ -486,11 +510,61 @@ local function errmsg(e)
   if type(e) == "string" then return (e:gsub("^[^:]*:%d+: ", "")) end
   return tostring(e)
 end
+M.REC, M.errmsg = REC, errmsg
 
--- plan:transform(row) -> rec. row: keyed by source column name, or an array
--- in plan.select_columns order (detected by row[1] ~= nil). NULL is
--- cjson.null (== odbc.null); functions in the mapping see it as nil.
+-- The native transform (host/transform.c) of a compiled plan: the same
+-- per-row work as Plan:transform_lua below, in one C call per row. It
+-- reads the plan's fields once, here: a plan changed after compile needs
+-- plan._native = M.native(plan).
+function M.native(plan)
+  local rd = plan._readers
+  local readers = {}
+  for i = 1, rd.n do
+    readers[i] = { name = rd.names[i], pos = rd.pos[i], clean = steps_of(rd.clean[i]),
+      default = rd.default[i] or nil }
+  end
+  local keys = {}
+  for i, k in ipairs(plan.key_columns) do keys[i] = { name = k, pos = plan.position[k] or 0 } end
+  local entries = {}
+  for j, e in ipairs(plan.entries) do
+    entries[j] = {
+      id = e.id, type = e.type == "color" and "status" or e.type,
+      kind = e.source and "source" or e.fn and "fn" or "const",
+      source = e.source, fn = e.fn, const = e.const, clean = steps_of(e.clean), map = e.map,
+      default = e.default, has_default = e.default ~= nil,
+      errcol = e.source or e.title or e.id, fncol = e.title or e.id,
+      fail = "mapping function failed at " .. where(e.at) .. ": ",
+      suffix = " (monday column " .. (e.title or e.id) .. ")",
+    }
+  end
+  local sizes = {}
+  if #plan.sizes > 0 and plan.size_pre then
+    for i, s in ipairs(plan.sizes) do
+      sizes[i] = { size = s, pos = plan._size_pos[i] or 0, name = plan.size_names and plan.size_names[i],
+        pre = plan.size_pre[i], post = plan.size_post[i] }
+    end
+  end
+  return native.new {
+    readers = readers, keys = keys, entries = entries, sizes = sizes,
+    customer_column = plan.customer_column, canonical = plan.canonical,
+    item_name = plan.item_name_fn, item_fail = "item name rule failed at " .. where(plan.item_name_at) .. ": ",
+    group = plan.group_fn, group_fail = "group rule failed at " .. where(plan.group_at) .. ": ",
+    size_name_fn = plan.size_name_fn, accept = plan.accept,
+    ctx = plan._ctx, row = plan._row, rec_mt = M.REC, errmsg = M.errmsg,
+  }
+end
+
+-- plan:transform(row) -> rec, errors. row: keyed by source column name, or
+-- an array in plan.select_columns order (detected by row[1] ~= nil). NULL
+-- is cjson.null (== odbc.null); functions in the mapping see it as nil.
 function Plan:transform(row)
+  return self._native:run(row, self.eager_values, self.clear_empty)
+end
+
+-- The reference implementation in Lua: the same records byte for byte
+-- (tests/lua/mapping_native_spec.lua compares them); kept as the readable
+-- definition of what transform does.
+function Plan:transform_lua(row)
   local array = rawget(row, 1) ~= nil
   local rd = self._readers
   local names, pos, cleans, defs = rd.names, rd.pos, rd.clean, rd.default
