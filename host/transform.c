@@ -393,13 +393,16 @@ static void push_failure(lua_State *L, const Transform *t, int refs, int prefix)
   lua_concat(L, 2);
 }
 
-/* The raw row value: row[pos] for an array row, row[name] for a keyed one. */
-static void get_raw(lua_State *L, int row, int array, lua_Integer pos, int name, int refs) {
+/* The raw row value: row[pos] for an array row, row[name] for a keyed one.
+ * array is 2 for a row without a metatable (as fetch_many makes them): a
+ * raw read is then the same as row[pos], and cheaper. */
+static int get_raw(lua_State *L, int row, int array, lua_Integer pos, int name, int refs) {
   if (array) {
-    if (pos > 0) lua_geti(L, row, pos); else lua_pushnil(L);
+    if (pos <= 0) { lua_pushnil(L); return LUA_TNIL; }
+    return array == 2 ? lua_rawgeti(L, row, pos) : lua_geti(L, row, pos);
   } else {
     lua_rawgeti(L, refs, name);
-    lua_gettable(L, row);
+    return lua_gettable(L, row);
   }
 }
 
@@ -434,6 +437,8 @@ static int t_run(lua_State *L) {
   lua_pushnil(L); /* ERRS */
   int array = lua_rawgeti(L, ROW, 1) != LUA_TNIL;
   lua_pop(L, 1);
+  if (array && !lua_getmetatable(L, ROW)) array = 2;
+  else if (array) lua_pop(L, 1);
 
   /* the cleaned row the mapping's functions see: NULL is nil */
   for (int i = 0; i < t->nreaders; i++) {
@@ -639,9 +644,7 @@ static int t_run(lua_State *L) {
   int nsubs = 0;
   for (int i = 0; i < t->nsizes; i++) {
     const Size *sz = &t->sizes[i];
-    int ty;
-    if (array) ty = sz->pos > 0 ? lua_geti(L, ROW, sz->pos) : (lua_pushnil(L), LUA_TNIL);
-    else { lua_rawgeti(L, REFS, sz->size); ty = lua_gettable(L, ROW); }
+    int ty = get_raw(L, ROW, array, sz->pos, sz->size, REFS);
     if (ty == LUA_TNUMBER) { /* the common case, an integer <= 0: no subitem */
       int isint;
       lua_Integer v = lua_tointegerx(L, -1, &isint);

@@ -105,6 +105,13 @@ describe("native transform, default mapping", function()
     local r = row(KEYED)
     for i, s in ipairs(plan.sizes) do r[s] = i end
     eq(#same(plan, r, "all sizes").subitems, #plan.sizes)
+    -- an array row with a metatable: values it lacks come from __index
+    local full = array(plan, r)
+    local sparse = setmetatable({}, { __index = function(_, i) return full[i] end })
+    for i = 1, #full, 2 do rawset(sparse, i, full[i]) end
+    local a, b = plan:transform_lua(sparse), plan:transform(sparse)
+    eq(b.hash, a.hash)
+    eq(b.hash, plan:transform(full).hash)
   end)
 
   it("reports the same errors, in the same order", function()

@@ -19,13 +19,19 @@ function helpers.nonempty(v)
 end
 
 -- join(sep, ...): the non-empty values joined by sep
+-- (runs per row in item names: no table, no pattern for plain text)
+local nonempty = helpers.nonempty
 function helpers.join(sep, ...)
-  local t = {}
+  if sep == nil then sep = "" end -- as table.concat
+  local out
   for i = 1, select("#", ...) do
-    local v = helpers.nonempty((select(i, ...)))
-    if v ~= nil then t[#t + 1] = tostring(v) end
+    local v = nonempty((select(i, ...)))
+    if v ~= nil then
+      v = tostring(v)
+      if out then out = out .. sep .. v else out = v end
+    end
   end
-  return table.concat(t, sep)
+  return out or ""
 end
 
 -- year(v): the year of a date value ("2025-05-20", {year=}) or nil
