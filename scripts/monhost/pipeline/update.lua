@@ -2,11 +2,12 @@
 -- orders already on the board (MON_SyncState) it finds what changed and
 -- sends only that:
 --   1. scan: one streaming query joins ORDERS_UNIFIED to the sync state and
---      fetches, per order, one text: the mapped source columns concatenated
---      by the database. Its native hash is compared with the fingerprint
---      stored when monday last confirmed the order (under the same mapping,
---      see update_diff.plan_fp). Equal: nothing mapped changed, no Lua
---      transform runs. This is the whole cost of a no-change run.
+--      fetches the mapped source columns of each order; their native hash
+--      (monhost.hash.value, one C call per row) is compared with the
+--      fingerprint stored when monday last confirmed the order (under the
+--      same mapping, see update_diff.plan_fp). Equal: nothing mapped
+--      changed, no Lua transform runs. This is the whole cost of a
+--      no-change run: about a bare fetch of the same rows.
 --   2. the other orders ("suspects") are fetched whole, transformed by the
 --      mapping, and their canonical hash (monhost.hash over what would be
 --      sent) compared with the synced one; a difference is diffed column
@@ -82,21 +83,29 @@ end
 
 -- ---- SQL --------------------------------------------------------------------
 
--- The database concatenates the mapped columns of a row into one text
--- (NULL as \1, columns separated by \31): one value to fetch and hash
--- instead of hundreds.
-function M.fp_expr(db, cols)
-  local q = function(n) return "o." .. db:quote_ident(n) end
-  local parts = {}
-  for i, c in ipairs(cols) do
-    if db.dialect == "sqlserver" then parts[i] = ("ISNULL(CAST(%s AS NVARCHAR(MAX)), NCHAR(1))"):format(q(c))
-    elseif db.dialect == "postgres" then parts[i] = ("COALESCE(CAST(%s AS TEXT), chr(1))"):format(q(c))
-    else parts[i] = ("COALESCE(CAST(%s AS TEXT), char(1))"):format(q(c)) end
-  end
-  if #parts == 0 then return "''" end
-  if db.dialect == "sqlserver" then return table.concat(parts, " + NCHAR(31) + ") end
-  if db.dialect == "postgres" then return table.concat(parts, " || chr(31) || ") end
-  return table.concat(parts, " || char(31) || ")
+-- The SQLite ODBC driver steps through a result only when the statement
+-- has no parameters; with any, it reads the whole result into memory first
+-- (100,000 wide rows: ~400 MB). The two long scans therefore carry their
+-- only machine values as literals, checked to be digits and hex (nothing
+-- a user typed), and filter the customers in Lua. Everything else, and
+-- every other dialect, binds parameters.
+local function literal_mode(ctx)
+  if ctx.db.dialect ~= "sqlite" or ctx.po or (ctx.keys and #ctx.keys > 0) then return false end
+  local u = M.setup(ctx)
+  if not tostring(ctx.board_id):match("^%d+$") or not u.fp:match("^%x+$") then return false end
+  local cc = ctx.plan.customer_column or "CUSTOMER NAME"
+  if ctx.customers and #ctx.customers > 0 and not u.pos[cc] then return false end
+  return true
+end
+M.literal_mode = literal_mode
+
+-- Customer filter done in Lua (literal mode): column index and set, or nil.
+local function lua_customers(ctx)
+  if not (ctx.customers and #ctx.customers > 0) then return nil end
+  local u = M.setup(ctx)
+  local set = {}
+  for _, c in ipairs(ctx.customers) do set[c] = true end
+  return u.pos[ctx.plan.customer_column or "CUSTOMER NAME"], set
 end
 
 local function key_join(db, plan)
@@ -113,7 +122,7 @@ local function filters(ctx, params)
   local q = function(n) return db:quote_ident(n) end
   local sel = require "monhost.pipeline.select"
   local where = {}
-  if ctx.customers and #ctx.customers > 0 then
+  if ctx.customers and #ctx.customers > 0 and not literal_mode(ctx) then
     where[#where + 1] = "o." .. q(plan.customer_column or sel.CUSTOMER_COLUMN) .. " IN (" .. C.marks(#ctx.customers) .. ")"
     for _, c in ipairs(ctx.customers) do params[#params + 1] = c end
   end
@@ -130,38 +139,60 @@ local function filters(ctx, params)
   return where
 end
 
+-- FROM ORDERS_UNIFIED joined to the sync state (and its values). The
+-- source table has no index on the key: the scan must run over it once and
+-- probe the sync state's key index, never the other way round. SQLite's
+-- planner picks the other way on its own; CROSS JOIN fixes its loop order.
+-- Returns the FROM text and the join conditions, which go first in WHERE
+-- (their only parameter is the board id).
 local function from_clause(ctx)
   local db = ctx.db
-  return ("FROM %s o JOIN MON_SyncState s ON s.board_id = ? AND %s\n"
-    .. "LEFT JOIN MON_SyncState_Values v ON v.board_id = s.board_id AND v.source_key = s.source_key"):format(
-    db:quote_ident(ctx.orders_table or "ORDERS_UNIFIED"), key_join(db, ctx.plan))
+  local o = db:quote_ident(ctx.orders_table or "ORDERS_UNIFIED")
+  local v = "LEFT JOIN MON_SyncState_Values v ON v.board_id = s.board_id AND v.source_key = s.source_key"
+  local on = (literal_mode(ctx) and ("s.board_id = '" .. tostring(ctx.board_id) .. "'") or "s.board_id = ?") .. " AND "
+    .. key_join(db, ctx.plan)
+  if db.dialect == "sqlite" then
+    return ("FROM %s o CROSS JOIN MON_SyncState s\n%s"):format(o, v), on
+  end
+  return ("FROM %s o JOIN MON_SyncState s ON %s\n%s"):format(o, on, v), nil
 end
 
 -- Phase 1: the fingerprint scan.
 function M.scan_sql(ctx)
   local u = M.setup(ctx)
-  local params = { u.fp, ctx.board_id }
+  local lit = literal_mode(ctx)
+  local params = lit and {} or { u.fp, ctx.board_id }
+  local from, on = from_clause(ctx)
+  -- (the plan fingerprint parameter is in the SELECT list, before FROM)
   local where = filters(ctx, params)
-  local sql = ("SELECT s.source_key, CASE WHEN v.plan_fp = ? THEN v.src_hash END, %s\n%s"):format(
-    M.fp_expr(ctx.db, u.cols), from_clause(ctx))
+  if on then table.insert(where, 1, on) end
+  local cols = {}
+  for i, c in ipairs(u.cols) do cols[i] = "o." .. ctx.db:quote_ident(c) end
+  -- the two sync-state columns last: dropping them leaves the row an array
+  -- of exactly the hashed values
+  local sql = ("SELECT %s, s.source_key, CASE WHEN v.plan_fp = %s THEN v.src_hash END\n%s"):format(
+    table.concat(cols, ", "), lit and ("'" .. u.fp .. "'") or "?", from)
   if #where > 0 then sql = sql .. "\nWHERE " .. table.concat(where, "\n  AND ") end
   return sql, params
 end
 
 -- Phase 2: whole rows (fixed columns, then the mapped source columns).
-M.OFF = 10
+M.OFF = 11
 local function full_sql(ctx, extra_where, extra_params, scoped)
   local db, u = ctx.db, M.setup(ctx)
   local cols = {}
   for i, c in ipairs(u.cols) do cols[i] = "o." .. db:quote_ident(c) end
-  local params = { ctx.board_id }
+  local params = (scoped and literal_mode(ctx)) and {} or { ctx.board_id }
+  local from, on = from_clause(ctx)
+  if not scoped and on then on = on:gsub("^s%.board_id = '%d+'", "s.board_id = ?") end
   local where = scoped and filters(ctx, params) or {}
+  if on then table.insert(where, 1, on) end
   if extra_where then
     where[#where + 1] = extra_where
     for _, p in ipairs(extra_params) do params[#params + 1] = p end
   end
   local sql = ("SELECT s.source_key, s.item_id, s.row_hash, s.group_id, s.group_name, v.item_name, v.column_values, "
-    .. "v.status, v.attempts, %s, %s\n%s"):format(M.fp_expr(db, u.cols), table.concat(cols, ", "), from_clause(ctx))
+    .. "v.status, v.attempts, v.src_hash, v.plan_fp, %s\n%s"):format(table.concat(cols, ", "), from)
   if #where > 0 then sql = sql .. "\nWHERE " .. table.concat(where, "\n  AND ") end
   -- the same order as the select step: of two rows with one key, the
   -- newest is the order
@@ -184,18 +215,23 @@ function M.run(ctx)
   local checked, unchanged = 0, 0
   local fast = u.rules.fast ~= false
   local n = ctx.cfg.batch.fetch_size or 500
-  local bytes = hash.bytes
+  local hv = hash.value
+  local nc = #u.cols
+  local ci, cset = nil, nil
+  if literal_mode(ctx) then ci, cset = lua_customers(ctx) end
   while true do
     local rows = cur:fetch_many(n)
     if not rows or #rows == 0 then break end
     for i = 1, #rows do
       local r = rows[i]
       checked = checked + 1
-      local stored = r[2]
-      if fast and stored ~= NULL and stored == bytes(r[3]) then
+      local k, stored = r[nc + 1], r[nc + 2]
+      r[nc + 2], r[nc + 1] = nil, nil
+      if ci and not cset[r[ci]] then
+        checked = checked - 1 -- another batch's customer
+      elseif fast and stored ~= NULL and stored == hv(r) then
         unchanged = unchanged + 1
       else
-        local k = r[1]
         if not sset[k] then sset[k] = true; suspects[#suspects + 1] = k end
       end
     end
@@ -218,8 +254,11 @@ function M.process_suspects(ctx, suspects, sset)
   local db = ctx.db
   local block, seen = {}, {}
   local bsize = ctx.cfg.batch.stage_size or 500
+  local ci, cset = nil, nil
+  if literal_mode(ctx) then ci, cset = lua_customers(ctx) end
   local function take(r)
     local k = r[1]
+    if ci and not cset[r[M.OFF + ci]] then return end
     if sset[k] and not seen[k] then
       seen[k] = true
       block[#block + 1] = r
@@ -318,7 +357,8 @@ function M.change_of(ctx, r, subs)
   errs = (rec and rec.errors and #rec.errors > 0 and rec.errors) or errs
   local ch = { key = key, item_id = C.tostr(r[2]), row_hash = C.tostr(r[3]), group_id = C.tostr(r[4]),
     group_name = C.tostr(r[5]), old_name = C.tostr(r[6]), old_json = C.tostr(r[7]), status = C.tostr(r[8]),
-    attempts = math.tointeger(tonumber(nn(r[9]))) or 0, src_text = r[10], ops = {}, subs = {} }
+    attempts = math.tointeger(tonumber(nn(r[9]))) or 0, old_fp = C.tostr(r[10]), old_plan_fp = C.tostr(r[11]),
+    ops = {}, subs = {} }
   if not rec or (errs and #errs > 0) then
     local t = {}
     for _, e in ipairs(errs or {}) do t[#t + 1] = type(e) == "table" and ((e.column and (e.column .. ": ") or "") .. tostring(e.message)) or tostring(e) end
@@ -472,7 +512,9 @@ function M.process_block(ctx, rows)
   for _, r in ipairs(rows) do
     local k = C.tostr(r[1])
     local ch = M.change_of(ctx, r, subs[k])
-    ch.fp = hash.bytes(ch.src_text)
+    local src = {}
+    for i = 1, #u.cols do src[i] = r[M.OFF + i] end
+    ch.fp = hash.value(src)
     if ch.error then
       add(ctx, "updates_failed")
       ctx.failures[#ctx.failures + 1] = { kind = "update", name = k, error = ch.error }
@@ -554,9 +596,12 @@ function M.process_block(ctx, rows)
   local sync_subs, subvals, sub_qty, sub_del, sending_drop = {}, {}, {}, {}, {}
   for _, ch in ipairs(stale) do
     -- the board already has it (e.g. the create flow, or a run that died
-    -- after monday confirmed): keep the values and fingerprint
+    -- after monday confirmed): keep the values and fingerprint (unless
+    -- they are kept already: fast = false sees every row here)
+    if ch.old_fp == ch.fp and ch.old_plan_fp == u.fp and not ch.new_status then goto continue end
     vrows[#vrows + 1] = value_row(ctx, ch, { item_name = ch.rec.item_name, column_values = ch.rec.column_values_json,
       src_hash = ch.fp, plan_fp = u.fp, status = ch.new_status or ch.status, status_at = ch.new_status and now or nil })
+    ::continue::
     add(ctx, "update_unchanged")
   end
   for _, ch in ipairs(changes) do
@@ -707,10 +752,23 @@ function M.missing_sql(ctx)
     params[#params + 1] = ctx.plan.name or ""
     params[#params + 1] = ctx.customer or ""
   end
+  local absent
+  if db.dialect == "sqlite" then
+    -- SQLite runs a correlated NOT EXISTS as one scan of the source per
+    -- row; NOT IN a subquery is materialised (indexed) once
+    local sk, ok = {}, {}
+    for i, k in ipairs(ctx.plan.key_columns) do
+      sk[i] = ("s.key%d"):format(i)
+      ok[i] = C.text_cast(db, "o." .. q(k))
+    end
+    absent = ("(%s) NOT IN (SELECT %s FROM %s o WHERE %s IS NOT NULL)"):format(table.concat(sk, " || char(31) || "),
+      table.concat(ok, " || char(31) || "), q(ctx.orders_table or "ORDERS_UNIFIED"), table.concat(ok, " || char(31) || "))
+  else
+    absent = ("NOT EXISTS (SELECT 1 FROM %s o WHERE %s)"):format(q(ctx.orders_table or "ORDERS_UNIFIED"), table.concat(conds, " AND "))
+  end
   local sql = ("SELECT s.source_key, s.item_id, v.status, v.item_name, v.source_key FROM MON_SyncState s "
     .. "LEFT JOIN MON_SyncState_Values v ON v.board_id = s.board_id AND v.source_key = s.source_key "
-    .. "WHERE s.board_id = ?%s AND NOT EXISTS (SELECT 1 FROM %s o WHERE %s) ORDER BY s.source_key"):format(
-    scope, q(ctx.orders_table or "ORDERS_UNIFIED"), table.concat(conds, " AND "))
+    .. "WHERE s.board_id = ?%s AND %s ORDER BY s.source_key"):format(scope, absent)
   return sql, params
 end
 
