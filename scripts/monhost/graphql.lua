@@ -88,13 +88,6 @@ function M.sdl_arg_types(sdl, typename)
   return out
 end
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
-
 -- ---------------------------------------------------------------------------
 -- The governor: what may be sent now. All times come from `clock`, so tests
 -- drive it with a fake one.
@@ -108,7 +101,7 @@ local function limit(lim, window)
 end
 
 function M.governor(cfg, clock)
-  local g = setmetatable({ cfg = cfg, clock = clock or sys.clock, costs = {}, qcosts = {} }, Gov)
+  local g = setmetatable({ cfg = cfg, clock = clock or sys.clock, costs = {}, qcosts = {}, ecache = {} }, Gov)
   g.limits = {
     complexity = limit(cfg.complexity_per_minute, cfg.window),
     requests = limit(cfg.requests_per_minute, cfg.window),
@@ -163,9 +156,21 @@ end
 -- least squares over the requests seen (each weighted by its op count).
 -- While every observation had the same column count the slope is unknown,
 -- so ops with more columns are scaled up proportionally (never under).
+-- Estimates are memoised per (field, column count) until the next learn:
+-- a batch asks for the same few values thousands of times.
 function Gov:estimate(field, ncols)
-  local s = self.costs[field]
   ncols = ncols or 0
+  local c = self.ecache[field]
+  local v = c and c[ncols]
+  if v then return v end
+  v = self:estimate_now(field, ncols)
+  if not c then c = {}; self.ecache[field] = c end
+  c[ncols] = v
+  return v
+end
+
+function Gov:estimate_now(field, ncols)
+  local s = self.costs[field]
   local est
   if not s then -- a field never seen: assume the dearest one known
     local best = 0
@@ -204,6 +209,7 @@ function Gov:learn(items, q)
     s.Sxx, s.Sxy = s.Sxx + w * x * x, s.Sxy + w * x * y
     s.ymin = math.min(s.ymin, y)
   end
+  self.ecache = {}
 end
 
 function Gov:query_estimate(doc)
@@ -362,15 +368,6 @@ local function inject_complexity(doc)
 end
 M.inject_complexity = inject_complexity
 
-local function check_select(sel)
-  if sel == false then return nil end
-  sel = sel or "id"
-  if type(sel) ~= "string" or sel:find("[^%w_%s{}:(),]") or select(2, sel:gsub("{", "")) ~= select(2, sel:gsub("}", "")) then
-    error("op.select must be a plain selection such as \"id name\" (no values: pass them in args)", 4)
-  end
-  return sel
-end
-
 local function count_keys(v)
   if type(v) == "string" then
     local ok, t = pcall(cjson.decode, v)
@@ -382,26 +379,15 @@ local function count_keys(v)
   return n
 end
 
--- Build one aliased mutation document with typed variables. ops is a list
--- of prepared ops (see prepare); returns the request body (deterministic:
--- the same ops always give the same bytes, so a replay matches).
-function M.build_mutation(ops, types)
-  local defs, parts, vars = {}, {}, {}
-  for k, o in ipairs(ops) do
-    local ft = types[o.field]
-    local argl = {}
-    for _, a in ipairs(o.argnames) do
-      local vn = a .. "_" .. k
-      defs[#defs + 1] = "$" .. vn .. ":" .. ft[a]
-      argl[#argl + 1] = a .. ":$" .. vn
-      vars[vn] = o.vals[a]
-    end
-    parts[k] = "op" .. k .. ":" .. o.field .. "(" .. table.concat(argl, ",") .. ")" ..
-      (o.select and ("{" .. o.select .. "}") or "")
-  end
-  local doc = "mutation(" .. table.concat(defs, ",") .. "){\n" .. table.concat(parts, "\n") ..
-    "\n" .. CX_FIELD .. "}"
-  return native.encode({ query = doc, variables = vars }), doc
+-- Build one aliased mutation document with typed variables (in C: see
+-- native.build). ops is a list of prepared ops (see Job:prepare), spec the
+-- client's compiled schema (client.spec); returns the request body,
+-- deterministic: the same ops always give the same bytes, so a replay
+-- matches. The document is
+--   mutation($a_1:T,...){\nop1:field(a:$a_1,...){select}\n...\nmh_complexity:...}
+-- with variables sorted by name.
+function M.build_mutation(ops, spec, n)
+  return native.build(spec, ops, n)
 end
 
 -- ---------------------------------------------------------------------------
@@ -445,10 +431,9 @@ function M.client(opts)
   local clock = opts.clock or sys.clock
   local self = setmetatable({
     cfg = cfg, engine = engine, clock = clock, sleep = opts.sleep or sys.sleep,
-    random = opts.random or math.random, types = types, argnames = {},
+    random = opts.random or math.random, types = types, spec = native.spec(types),
   }, Client)
   self.gov = M.governor(cfg, clock)
-  for f, t in pairs(types) do self.argnames[f] = sorted_keys(t) end
   return self
 end
 
@@ -559,35 +544,14 @@ local function new_job(client, opts)
   return j
 end
 
--- Prepare a caller's op: check it, encode JSON args once, find its lane.
+-- Prepare a caller's op (in C: native.prepare): check it against the
+-- schema (unknown field, unknown or missing argument, select), snapshot its
+-- arguments as JSON (so retries send the same bytes), find its lane.
+-- p = {i=, op=, field=, lane=, key=, ncols=, attempts=, enc=}
 function Job:prepare(op, i)
-  if type(op) ~= "table" or type(op.field) ~= "string" then
-    error("op " .. i .. ": expected {field=, args=, select=}", 3)
-  end
-  local ft = self.c.types[op.field]
-  if not ft then error("op " .. i .. ": unknown mutation " .. op.field .. " (add it with client{schema=})", 3) end
-  local args = op.args or {}
-  local names, vals = {}, {}
-  for _, a in ipairs(self.c.argnames[op.field]) do
-    local v = args[a]
-    if v ~= nil then
-      local ty = ft[a]
-      if (ty == "JSON" or ty == "JSON!") and type(v) == "table" then v = native.encode(v) end
-      names[#names + 1], vals[a] = a, v
-    elseif ft[a]:sub(-1) == "!" then
-      error("op " .. i .. ": " .. op.field .. " needs " .. a, 3)
-    end
-  end
-  for a in pairs(args) do
-    if not ft[a] then error("op " .. i .. ": " .. op.field .. " has no argument " .. tostring(a), 3) end
-  end
-  local board = op.board or args.board_id
-  local lane = (self.cfg.board_serial and board == nil) and "?" or tostring(board or "*")
-  return {
-    i = i, op = op, field = op.field, argnames = names, vals = vals,
-    select = check_select(op.select), ncols = count_keys(args.column_values),
-    lane = lane, key = op.key, attempts = 0,
-  }
+  local p = native.prepare(self.c.spec, op, i, self.cfg.board_serial)
+  if not p.ncols then p.ncols = count_keys(op.args.column_values) end -- a JSON string
+  return p
 end
 
 function Job:enqueue(p)
@@ -642,8 +606,9 @@ function Job:take_chunk(lane, now)
     if not okk then return nil, wake, why end
     return n
   end
-  local lim = last
-  for k = h, last do if q[k].key then lim = k - 1; break end end
+  -- a request never takes more than max_ops_per_request: look no further
+  local lim = math.min(last, h + self.cfg.max_ops_per_request - 1)
+  for k = h, lim do if q[k].key then lim = k - 1; break end end
   local n, wake, why = self.gov:fit(q, h, lim, now, true)
   if n and self.split_cap and n > self.split_cap then n = self.split_cap end
   return n, wake, why
@@ -684,23 +649,24 @@ end
 
 -- Build a request from the next chunk of a lane.
 function Job:chunk_request(lane, n)
-  local ops, items = {}, {}
+  local ops = {}
   local est = 0
+  local q, head, gov = lane.q, lane.head, self.gov
   for k = 1, n do
-    local p = lane.q[lane.head]
-    lane.q[lane.head] = nil
-    lane.head = lane.head + 1
+    local p = q[head]
+    q[head] = nil
+    head = head + 1
     ops[k] = p
-    items[k] = { field = p.field, ncols = p.ncols }
-    est = est + self.gov:estimate(p.field, p.ncols)
+    est = est + gov:estimate(p.field, p.ncols)
   end
+  lane.head = head
   if lane.head > lane.tail then lane.q, lane.head, lane.tail = {}, 1, 0 end
   self.queued = self.queued - n
-  local body = M.build_mutation(ops, self.c.types)
+  local body = native.build(self.c.spec, ops, n)
   local key = ops[1].key or self.c:new_key()
   for _, p in ipairs(ops) do p.sent_key = key; p.attempts = p.attempts + 1 end
   return {
-    kind = "mutation", lane = lane.name, ops = ops, items = items, body = body, key = key,
+    kind = "mutation", lane = lane.name, ops = ops, items = ops, body = body, key = key, -- items: {field=, ncols=} for learn
     est = est, nmut = n, attempts = 0, waited = 0,
   }
 end
@@ -822,6 +788,9 @@ function Job:handle(req, resp, now)
   end
 end
 
+-- "op1", "op2", ...: made once
+local ALIAS = setmetatable({}, { __index = function(t, k) local s = "op" .. k; t[k] = s; return s end })
+
 -- Map data.opK / errors[path[1] = opK] to the ops of a request.
 function Job:deliver(req, body)
   local errs = {}
@@ -833,7 +802,7 @@ function Job:deliver(req, body)
   end
   local again = {}
   for k, p in ipairs(req.ops) do
-    local d = body.data["op" .. k]
+    local d = body.data[ALIAS[k]]
     local e = errs[k]
     if e then
       local ext = type(e.extensions) == "table" and e.extensions or {}

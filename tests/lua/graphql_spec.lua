@@ -128,6 +128,101 @@ describe("documents", function()
   end)
 end)
 
+describe("request builder (native.prepare / native.build)", function()
+  local ref = require "graphql_reference"
+  local AWK = { "plain", 'quote " and \\ backslash', "tab\tnew\nline\r", "\1\31\127 ctl", "emoji 😀 ü", "", "}{)($:", '{"json":"text"}' }
+  local function rand_value(depth)
+    local r = math.random(8)
+    if r == 1 then return math.random(-1000, 1000)
+    elseif r == 2 then return math.random() * 1e6
+    elseif r == 3 then return math.random(2) == 1
+    elseif r == 4 then return cjson.null
+    elseif r == 5 and depth < 3 then
+      local t = {}
+      for k = 1, math.random(0, 4) do t[k] = rand_value(depth + 1) end
+      return t
+    elseif r == 6 and depth < 3 then
+      local t = {}
+      for _ = 1, math.random(0, 5) do t[AWK[math.random(#AWK)] .. math.random(20)] = rand_value(depth + 1) end
+      return t
+    end
+    return AWK[math.random(#AWK)] .. math.random(1000)
+  end
+  local COLS = { "text_mk1", "status", "date4", "numbers", "text_mk10", "text_mk2", "a", "b_1", 7 }
+  local function rand_op(i)
+    local kind = math.random(5)
+    local cv
+    if math.random(3) > 1 then
+      cv = {}
+      -- usually the same key set (the key-order cache), sometimes another
+      local nc = math.random(4) > 1 and #COLS or math.random(0, #COLS)
+      for k = 1, nc do cv[COLS[k]] = rand_value(1) end
+      if math.random(6) == 1 then cv = cjson.encode(cv) end
+    end
+    local sel = ({ nil, "id", "id name", false, "id\tname\n board { id }" })[math.random(5)]
+    if kind == 1 then
+      return { field = "create_item", select = sel, args = { board_id = 9200517329, item_name = AWK[math.random(#AWK)] .. i,
+        column_values = cv, group_id = math.random(2) == 1 and "topics" or nil } }
+    elseif kind == 2 then
+      return { field = "create_subitem", select = sel, args = { parent_item_id = tostring(1000 + i), item_name = "S" .. i, column_values = cv } }
+    elseif kind == 3 then
+      return { field = "change_multiple_column_values", select = sel, args = { item_id = i, board_id = 1, column_values = cv or {} } }
+    elseif kind == 4 then
+      return { field = "change_column_value", select = sel, args = { item_id = i, board_id = 1, column_id = "status", value = rand_value(1) } }
+    end
+    return { field = "delete_item", select = sel, args = { item_id = i } }
+  end
+  local function built(mon, ops, types)
+    local spec = types and native.spec(types) or mon.spec
+    local ps = {}
+    for i, op in ipairs(ops) do ps[i] = native.prepare(spec, op, i, true) end
+    return native.build(spec, ps), ps
+  end
+  it("writes the same bytes as the Lua builder it replaces", function()
+    math.randomseed(42)
+    local mon = client(function(req) return created(req) end)
+    for _, n in ipairs({ 0, 1, 2, 9, 10, 11, 99, 100, 101, 257, 1000 }) do
+      local ops = {}
+      for i = 1, n do ops[i] = rand_op(i) end
+      local body = built(mon, ops)
+      eq(body, ref.body(ops, g.arg_types), n .. " ops")
+      ok(cjson.decode(body).query, "valid JSON")
+    end
+  end)
+  it("sorts variables of argument names that prefix each other like the encoder does", function()
+    math.randomseed(7)
+    local types = { f = { a = "String", a_1 = "Int", a_x = "String", aB = "String", item = "ID", itemA = "ID", ["item_"] = "ID" },
+      g = { a = "String", b = "JSON" } }
+    for _, n in ipairs({ 1, 12, 150 }) do
+      local ops = {}
+      for i = 1, n do
+        if i % 3 == 0 then ops[i] = { field = "g", args = { a = "x" .. i, b = { z = i, y = { i } } } }
+        else ops[i] = { field = "f", args = { a = "v" .. i, a_1 = i % 2 == 0 and i or nil, a_x = "w", aB = "q", item = i, itemA = -i, ["item_"] = i } } end
+      end
+      eq(built(nil, ops, types), ref.body(ops, types), n .. " ops")
+    end
+  end)
+  it("snapshots arguments: changing the caller's tables later does not change the bytes", function()
+    local mon = client(function(req) return created(req) end)
+    local ops = { { field = "create_item", args = { board_id = 1, item_name = "A", column_values = { text = "x" } } } }
+    local body, ps = built(mon, ops)
+    ops[1].args.item_name = "B"; ops[1].args.column_values.text = "y"
+    eq(native.build(mon.spec, ps), body)
+  end)
+  it("finds each op's lane and column count", function()
+    local mon = client(function(req) return created(req) end)
+    local p = native.prepare(mon.spec, { field = "create_item", args = { board_id = 9200517329, item_name = "a", column_values = { x = 1, y = 2 } } }, 3, true)
+    eq({ p.i, p.field, p.lane, p.ncols, p.attempts }, { 3, "create_item", "9200517329", 2, 0 })
+    p = native.prepare(mon.spec, { field = "create_subitem", args = { parent_item_id = 1, item_name = "a", column_values = '{"a":1}' } }, 1, true)
+    eq(p.lane, "?"); eq(p.ncols, nil, "JSON text: counted by graphql.lua")
+    eq(native.prepare(mon.spec, { field = "delete_item", board = 5, args = { item_id = 1 } }, 1, true).lane, "5")
+    eq(native.prepare(mon.spec, { field = "delete_item", args = { item_id = 1 } }, 1, false).lane, "*")
+    raises(function() native.prepare(mon.spec, "x", 1, true) end, "expected")
+    raises(function() native.prepare(mon.spec, { field = "create_item", args = { board_id = 1, item_name = "a", column_values = { f = print } } }, 1, true) end, "cannot encode")
+    raises(function() native.build(mon.spec, { { enc = "\0\1" } }) end, "prepared op")
+  end)
+end)
+
 describe("governor", function()
   local cfg
   before_each(function()
