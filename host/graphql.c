@@ -713,6 +713,8 @@ typedef struct {
   const Arg **ranked; /* nranks: one Arg per distinct name, in variable order */
   Buf out, enc;        /* reused buffers: the body, prepare's enc */
   KeyCache kc;         /* sorted column_values keys of the last op */
+  lua_Integer lane_board; /* the last integer board and (user value 2) its lane */
+  int lane_cached;
   void *ops;          /* reused per-build arrays (Op, decimal order of k) */
   size_t *lex, nops;
 } Spec;
@@ -784,7 +786,7 @@ static char *dupn(const char *s, size_t n) {
  * user value maps field name -> index (for prepare). */
 static int n_spec(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  Spec *s = lua_newuserdatauv(L, sizeof *s, 1);
+  Spec *s = lua_newuserdatauv(L, sizeof *s, 2); /* field index map, last lane name */
   memset(s, 0, sizeof *s);
   luaL_setmetatable(L, SPEC);
   int nf = 0;
@@ -1008,7 +1010,8 @@ static int n_prepare(lua_State *L) {
   lua_pushvalue(L, 5);
   lua_setfield(L, -2, "field");
   /* lane: board_serial and no board -> "?", else tostring(board or "*") */
-  if (lua_getfield(L, 2, "board") == LUA_TNIL) {
+  int tb = lua_getfield(L, 2, "board");
+  if (tb == LUA_TNIL || (tb == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
     lua_pop(L, 1);
     lua_getfield(L, 6, "board_id");
   }
@@ -1016,8 +1019,20 @@ static int n_prepare(lua_State *L) {
     lua_pop(L, 1);
     if (serial) lua_pushliteral(L, "?");
     else lua_pushliteral(L, "*");
+  } else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "*");
+  } else if (lua_isinteger(L, -1) && s->lane_cached && lua_tointeger(L, -1) == s->lane_board) {
+    lua_pop(L, 1);
+    lua_getiuservalue(L, 1, 2); /* the same board as the last op: its lane name */
   } else {
     luaL_tolstring(L, -1, NULL);
+    if (lua_isinteger(L, -2)) {
+      s->lane_board = lua_tointeger(L, -2);
+      s->lane_cached = 1;
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, 2);
+    }
     lua_remove(L, -2);
   }
   lua_setfield(L, -2, "lane");
