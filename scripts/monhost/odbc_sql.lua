@@ -783,7 +783,7 @@ return function(odbc)
       k = odbc.rows_per_statement(facts, ncols)
       sets = 1
       if sql then -- nil: a column type unnest cannot carry (arrays): VALUES
-        fast_rows = opts.rows_per_statement or facts.unnest_rows
+        fast_rows = opts.rows_per_statement or opts.batch_size or facts.unnest_rows
         local want_ids = opts.returning ~= nil
         fast = function(batch, i, n)
           local arrays = odbc._pg_arrays(batch, i, n, ncols)
