@@ -52,6 +52,7 @@ local function core(dialect, count)
   eq(#CH.mutations(env, seq), 0, "nothing changed since the creates")
   eq(ctx.stats.update_checked, count)
   eq(env:count("MON_SyncState_Values"), count, "confirmed values kept for every synced order")
+  eq(env:count("MON_SyncState_Values", "src_hash IS NOT NULL"), count, "a source fingerprint for every order")
 
   -- one date on 5 orders
   local keys = CH.orders(env)
@@ -101,6 +102,7 @@ local function core(dialect, count)
   ctx = CH.update(env)
   eq(#CH.mutations(env, seq), 0, "a no-change run sends nothing")
   eq(ctx.stats.update_unchanged, count)
+  eq(ctx.stats.update_suspects, 0, "a no-change run transforms nothing: every fingerprint matched")
 end
 
 describe("update: change detection", function()

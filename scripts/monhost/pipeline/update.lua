@@ -34,6 +34,7 @@ local M = {}
 
 M.SUSPECTS_FULL_PASS = 1000 -- above this many suspects, one full pass beats keyed lookups
 M.IN_BLOCK = 500            -- keys per IN list (SQL Server allows 2,100 parameters)
+M.LOOKUP_BLOCK = 2000       -- first key parts per suspect lookup (one scan of the source each)
 
 local VALUE_COLUMNS = { "board_id", "source_key", "item_name", "column_values", "src_hash", "plan_fp",
   "customer", "mapping", "status", "status_at", "error", "attempts", "updated_at" }
@@ -239,6 +240,7 @@ function M.run(ctx)
   end
   if cur.close then cur:close() end
   add(ctx, "update_checked", checked)
+  add(ctx, "update_suspects", #suspects)
   ctx.update_scan_seconds = require("monhost.sys").clock() - t0
   -- 2. the suspects, whole
   if #suspects > 0 then M.process_suspects(ctx, suspects, sset) end
@@ -269,7 +271,10 @@ function M.process_suspects(ctx, suspects, sset)
     local rows = C.rows_all(ctx.read_db or db, sql, table.unpack(params))
     for _, r in ipairs(rows) do take(r) end
   end
-  if #suspects > M.SUSPECTS_FULL_PASS then
+  -- a full pass keeps a cursor open while blocks are written: only with a
+  -- second connection for reading (ctx.read_db), as starting a transaction
+  -- closes the open cursors of a connection
+  if ctx.read_db and #suspects > M.SUSPECTS_FULL_PASS then
     local sql, params = full_sql(ctx, nil, {}, true)
     local cur = (ctx.read_db or db):query(sql, table.unpack(params))
     local n = ctx.cfg.batch.fetch_size or 500
@@ -287,7 +292,7 @@ function M.process_suspects(ctx, suspects, sset)
       local p = k:match("^([^|]*)") or k
       if not s1[p] then s1[p] = true; k1s[#k1s + 1] = p end
     end
-    C.chunks(k1s, M.IN_BLOCK, function(chunk)
+    C.chunks(k1s, M.LOOKUP_BLOCK, function(chunk)
       -- on o's side: the source table has no index on the key, so this is
       -- one scan per block probing the sync state's key index
       local expr = C.text_cast(db, "o." .. db:quote_ident(ctx.plan.key_columns[1]))
