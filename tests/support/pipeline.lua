@@ -74,7 +74,8 @@ function M.database(dialect, dir)
 end
 
 -- opts: dialect, orders = { {customer=, count=, sizes_total=, seed=, start=} },
--- emulator = {config=, args=}, config = extra monhost.yaml text.
+-- emulator = {config=, args=}, config = extra top-level monhost.yaml text,
+-- monday = extra lines of its monday: section (indented).
 function M.env(opts)
   opts = opts or {}
   local dir = sys.tmpdir("mhpipe")
@@ -109,6 +110,7 @@ database:
   connection: "%s"
 monday:
   url: "%s"
+%s
 boards:
   items: %s
   subitems: %s
@@ -116,7 +118,7 @@ boards:
   subitems_metadata: "%s"
 mappings_dir: "%s"
 %s
-]]):format(d.cs, emu.gql, M.ITEMS_BOARD, M.SUBITEMS_BOARD, sys.realpath(M.REF) .. "/board_9200517329_metadata.json",
+]]):format(d.cs, emu.gql, opts.monday or "", M.ITEMS_BOARD, M.SUBITEMS_BOARD, sys.realpath(M.REF) .. "/board_9200517329_metadata.json",
     sys.realpath(M.REF) .. "/board_9200771505_metadata.json", sys.realpath("mappings"), opts.config or ""))
   return env
 end
