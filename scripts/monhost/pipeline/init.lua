@@ -76,7 +76,13 @@ function M.run_batch(ctx, steps)
   end)
   ctx.stats.duration = require("monhost.sys").clock() - ctx.started
   local failed = ctx.stats.items_failed + ctx.stats.subitems_failed
-  if ok then
+  local st = ctx.stats
+  local idle = st.selected + st.items_created + st.subitems_created + st.items_adopted + st.subitems_adopted
+    + failed + st.synced_items + st.synced_subitems == 0
+  if ok and idle and not ctx.dry_run then
+    -- nothing to do for this customer: no row in the batch log
+    ctx.db:exec("DELETE FROM MON_BatchProcessing WHERE batch_id = ?", ctx.batch_id)
+  elseif ok then
     M.batch_finish(ctx, failed > 0 and "PARTIAL" or "SUCCESS")
   else
     pcall(M.batch_finish, ctx, "FAILED", tostring(err))

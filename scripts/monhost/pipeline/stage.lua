@@ -145,7 +145,15 @@ function M.run(ctx)
       if r then block[#block + 1] = r else ctx.stats.duplicates = ctx.stats.duplicates + 1 end
     end
     if ctx.dry_run then
-      for _, r in ipairs(block) do ctx.dry_records[#ctx.dry_records + 1] = r end
+      for _, r in ipairs(block) do
+        ctx.dry_records[#ctx.dry_records + 1] = r
+        ctx.stats.staged = ctx.stats.staged + 1
+        ctx.stats.subitems_staged = ctx.stats.subitems_staged + #(r.subitems or {})
+        if r.error then
+          ctx.stats.items_failed = ctx.stats.items_failed + 1
+          ctx.failures[#ctx.failures + 1] = { kind = "item", name = r.item_name, error = r.error }
+        end
+      end
     elseif #block > 0 then
       ctx.db:transaction(function() insert_block(ctx, block) end)
     end
