@@ -114,6 +114,29 @@ static void utf16_to_8(luaL_Buffer *b, const SQLWCHAR *w, size_t n) {
 }
 
 static void push_utf16(lua_State *L, const SQLWCHAR *w, size_t n) {
+  /* fast path for fetched cells: up to 3 bytes per unit (a surrogate pair,
+   * 2 units, gives 4) fit a stack buffer; no per-character buffer calls */
+  char small[3 * 256];
+  if (n <= 256) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t c = w[i];
+      if (c < 0x80) { small[k++] = (char)c; continue; }
+      if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && w[i + 1] >= 0xDC00 && w[i + 1] < 0xE000) {
+        c = 0x10000 + ((c - 0xD800) << 10) + (w[i + 1] - 0xDC00);
+        i++;
+        small[k++] = (char)(0xF0 | (c >> 18)); small[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+        small[k++] = (char)(0x80 | ((c >> 6) & 0x3F)); small[k++] = (char)(0x80 | (c & 0x3F));
+      } else if (c < 0x800) {
+        small[k++] = (char)(0xC0 | (c >> 6)); small[k++] = (char)(0x80 | (c & 0x3F));
+      } else {
+        small[k++] = (char)(0xE0 | (c >> 12)); small[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        small[k++] = (char)(0x80 | (c & 0x3F));
+      }
+    }
+    lua_pushlstring(L, small, k);
+    return;
+  }
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   utf16_to_8(&b, w, n);
@@ -701,6 +724,15 @@ static int conn_query(lua_State *L) {
 /* lua_pushfstring has no widths: format with snprintf */
 static void push_date(lua_State *L, const SQL_DATE_STRUCT *d) {
   char buf[32];
+  if (d->year >= 0 && d->year <= 9999 && d->month <= 12 && d->day <= 31) { /* the common case, without printf */
+    int y = d->year;
+    buf[0] = (char)('0' + y / 1000); buf[1] = (char)('0' + y / 100 % 10);
+    buf[2] = (char)('0' + y / 10 % 10); buf[3] = (char)('0' + y % 10); buf[4] = '-';
+    buf[5] = (char)('0' + d->month / 10); buf[6] = (char)('0' + d->month % 10); buf[7] = '-';
+    buf[8] = (char)('0' + d->day / 10); buf[9] = (char)('0' + d->day % 10);
+    lua_pushlstring(L, buf, 10);
+    return;
+  }
   snprintf(buf, sizeof buf, "%04d-%02d-%02d", (int)d->year, (int)d->month, (int)d->day);
   lua_pushstring(L, buf);
 }
