@@ -679,10 +679,10 @@ return function(odbc)
   -- odbc.build_unnest_insert(table, columns, types [, returning]) -> sql
   -- PostgreSQL: INSERT INTO t (cols) SELECT FROM unnest(?::type[], ...),
   -- one array parameter per column. WITH ORDINALITY + ORDER BY keeps the
-  -- RETURNING values in row order. types are base types without typmod so
-  -- the INSERT's own assignment cast checks lengths and rounds decimals
-  -- exactly as the VALUES path does (an explicit ::varchar(40) would
-  -- silently truncate).
+  -- RETURNING values in row order. types are base types without typmod
+  -- (pg_catalog.varchar, pg_catalog.bpchar) so the INSERT's own assignment
+  -- cast checks lengths and rounds decimals exactly as the VALUES path does
+  -- (an explicit ::varchar(40) or ::character would silently truncate).
   function odbc.build_unnest_insert(tbl, columns, types, returning)
     local facts = dialects.postgres
     check_columns(columns, 2)
@@ -709,19 +709,29 @@ return function(odbc)
   -- literal (array columns), nil, msg, state on a database error.
   function unnest_insert(self, facts, tbl, columns, returning)
     local qname = quote_ident(facts, tbl, { qualified = true })
-    local cur, msg, state = methods.query(self, "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
+    -- the internal type name (pg_catalog.bpchar, not "character", which
+    -- means char(1) and would truncate); only base and enum types: domains
+    -- (their casts may truncate), arrays and composites go through VALUES
+    local cur, msg, state = methods.query(self, "SELECT a.attname, quote_ident(n.nspname) || '.' || "
+      .. "quote_ident(t.typname), CASE WHEN t.typtype IN ('b', 'e') AND t.typcategory <> 'A' THEN 1 ELSE 0 END "
+      .. "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace "
       .. "WHERE a.attrelid = CAST(? AS regclass) AND a.attnum > 0 AND NOT a.attisdropped", qname)
     if not cur then return nil, msg, state end
     local types, lower = {}, {}
     while true do
       local b = cur:fetch_many(1000)
       if #b == 0 then break end
-      for _, r in ipairs(b) do types[r[1]] = r[2]; lower[r[1]:lower()] = lower[r[1]:lower()] or r[2] end
+      for _, r in ipairs(b) do
+        local t = r[3] == 1 and r[2] or false
+        types[r[1]] = t
+        if lower[r[1]:lower()] == nil then lower[r[1]:lower()] = t end
+      end
     end
     local list = {}
     for i, c in ipairs(columns) do
-      local t = types[c] or lower[c:lower()]
-      if not t or t:find("[]", 1, true) then return nil end
+      local t = types[c]
+      if t == nil then t = lower[c:lower()] end
+      if not t then return nil end
       list[i] = t
     end
     return odbc.build_unnest_insert(tbl, columns, list, returning)

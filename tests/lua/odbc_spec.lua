@@ -448,26 +448,35 @@ for _, kind in ipairs(dbs.kinds) do
       end)
 
       it("unnest insert keeps the column checks of VALUES: too long text fails, the row is isolated", function()
-        db:exec("CREATE TABLE v (s VARCHAR(5), d NUMERIC(6,2))")
+        db:exec("CREATE TABLE v (s VARCHAR(5), d NUMERIC(6,2), c CHAR(2))")
         local rows = {}
-        for i = 1, 20 do rows[i] = { "s" .. i, "1.005" } end
+        for i = 1, 20 do rows[i] = { "s" .. i, "1.005", "ab" } end
         rows[13][1] = "much too long" -- an explicit ::varchar(5)[] cast would truncate silently
-        local r = assert(db:insert_many("v", { "s", "d" }, rows, { strategy = "unnest", on_error = "isolate" }))
-        eq(r.inserted, 19)
+        rows[17][3] = "abc"           -- and ::character[] means char(1)
+        local r = assert(db:insert_many("v", { "s", "d", "c" }, rows, { strategy = "unnest", on_error = "isolate" }))
+        eq(r.inserted, 18)
         eq(r.bisected, 1)
         eq(r.failed[1].index, 13)
+        eq(r.failed[2].index, 17)
         eq(r.failed[1].sqlstate, "22001")
+        eq(db:first("SELECT c FROM v WHERE s = 's1'")[1], "ab")
         eq(db:first("SELECT d FROM v WHERE s = 's1'")[1], "1.01") -- rounded by the assignment cast, as VALUES does
       end)
 
-      it("insert_many falls back to VALUES for array-typed columns", function()
-        db:exec("CREATE TABLE arr (id SERIAL PRIMARY KEY, tags TEXT[], n INTEGER)")
+      it("insert_many falls back to VALUES for array and domain columns", function()
+        db:exec("CREATE DOMAIN short_code AS VARCHAR(3)")
+        db:exec("CREATE TABLE arr (id SERIAL PRIMARY KEY, tags TEXT[], n INTEGER, code short_code)")
         local rows = {}
-        for i = 1, 600 do rows[i] = { "{a,b}", i } end
-        local r = assert(db:insert_many("arr", { "tags", "n" }, rows, { returning = "id" }))
+        for i = 1, 600 do rows[i] = { "{a,b}", i, "abc" } end
+        local r = assert(db:insert_many("arr", { "tags", "n", "code" }, rows, { returning = "id" }))
         eq(r.inserted, 600)
         eq(#r.ids, 600)
         eq(db:first("SELECT array_length(tags, 1) FROM arr WHERE n = 600")[1], 2)
+        rows = {}
+        for i = 1, 600 do rows[i] = { "{c}", i, i == 9 and "abcd" or "x" } end -- too long for the domain
+        local r2 = assert(db:insert_many("arr", { "tags", "n", "code" }, rows, { on_error = "isolate" }))
+        eq(r2.inserted, 599)
+        eq(r2.failed[1].index, 9)
       end)
     end
 
