@@ -35,12 +35,12 @@ return function(odbc)
       returning = "returning", limit = "limit",
       savepoint = "SAVEPOINT %s", rollback_to = "ROLLBACK TO SAVEPOINT %s", release = "RELEASE SAVEPOINT %s",
       -- "unnest": INSERT ... SELECT FROM unnest($1::type[], ...), one array
-      -- literal per column built in C, unnest_rows rows per statement (4x
+      -- literal per column built in C, unnest_rows rows per statement (~3x
       -- the VALUES path, see docs/performance-odbc.md). Small inserts (no
       -- more than rows_per_statement rows) and the bisection after a
       -- failure use VALUES: psqlODBC turns a parameter array into one round
       -- trip per row, a 500-row VALUES list is one round trip
-      strategy = "unnest", unnest_rows = 10000, rows_per_statement = 500, sets = 1,
+      strategy = "unnest", unnest_rows = 5000, rows_per_statement = 500, sets = 1,
       -- prepared once and executed per batch: 2x faster than SQLExecDirect
       -- of the same text, which psqlODBC re-parses every time
       direct = false,
