@@ -25,6 +25,7 @@ M.DEFAULTS = {
     timeout = 60,         -- seconds per HTTP request
     concurrency = 4,      -- requests in flight
     create_labels_if_missing = true,
+    limit_wait = 3900,    -- seconds a run may wait for monday's hourly item budget before leaving rows PENDING
     graphql = {},         -- other knobs of the GraphQL client (docs/graphql.md), e.g. daily_calls
   },
   boards = {

@@ -100,7 +100,13 @@ function M.env(opts)
   if #(opts.orders or {}) == 0 then
     db:exec(schema.orders_unified_ddl(db.dialect, cols))
   end
-  local emu, eerr = emulator.start(opts.emulator or {})
+  local eopts = opts.emulator or {}
+  if opts.state_file then
+    eopts.args = eopts.args or {}
+    table.insert(eopts.args, "--state")
+    table.insert(eopts.args, dir .. "/state.json")
+  end
+  local emu, eerr = emulator.start(eopts)
   if not emu then db:close(); return nil, eerr end
   local env = setmetatable({ dir = dir, cs = d.cs, db = db, emu = emu, dialect = db.dialect, cols = cols,
     next_order = start, expected_orders = norders, expected_subitems = nsizes }, E)
@@ -195,8 +201,28 @@ end
 
 -- Board contents from the emulator: items (active, of the items board)
 -- and subitems, as lists.
+-- GET /_emulator/state with a generous timeout (large boards take a while).
+function E:emulator_state()
+  local native = require "monhost.graphql_native"
+  local eng = native.engine {}
+  eng:submit { url = self.emu.url .. "/_emulator/state", method = "GET", timeout = 600 }
+  local deadline = sys.clock() + 610
+  while sys.clock() < deadline do
+    local r = eng:wait(1)[1]
+    if r then
+      eng:close()
+      if r.status ~= 200 then error("GET /_emulator/state: " .. tostring(r.error or r.status)) end
+      return cjson.decode(r.body)
+    end
+  end
+  eng:close()
+  error("GET /_emulator/state: no reply")
+end
+
 function E:board()
-  local st = self.emu:state()
+  local st
+  if self.state_snapshot then st = self.state_snapshot
+  else st = self:emulator_state() end
   local items, subitems, groups = {}, {}, {}
   for _, b in ipairs(st.boards) do
     if b.id == M.ITEMS_BOARD then
@@ -207,6 +233,15 @@ function E:board()
     end
   end
   return items, subitems, groups
+end
+
+-- Stop the emulator (it saves its state file) and read the board from the
+-- file from now on: for boards too large for GET /_emulator/state.
+function E:freeze()
+  local path = self.dir .. "/state.json"
+  self.emu:stop()
+  self.emu = nil
+  self.state_snapshot = cjson.decode(read(path))
 end
 
 -- Every generated order on the board exactly once, with its subitems

@@ -49,6 +49,10 @@ M.SUBITEMS = {
   end,
 }
 
+-- Per-operation errors that mean "not now" rather than "never": the row
+-- stays PENDING and the step waits and tries again.
+M.DEFER = { ITEMS_LIMIT_EXCEEDED = true }
+
 local function add(ctx, k, n) ctx.stats[k] = (ctx.stats[k] or 0) + n end
 
 -- Per HTTP request (final outcome, retries included): count it and the
@@ -79,11 +83,14 @@ function M.send_block(ctx, spec, rows)
   local results = ctx.mon:batch(ops, { before_send = before_send, on_request = on_request(ctx) })
   if ctx.hooks and ctx.hooks.after_results then ctx.hooks.after_results(spec.kind, results) end
   local now = C.now()
-  local created, failed, pending, written = {}, {}, {}, {}
+  local created, failed, pending, written, deferred = {}, {}, {}, {}, {}
   local nlost = 0
   for i, r in ipairs(results) do
     local id = rows[i][1]
-    if r.ok then
+    if M.DEFER[r.code] then
+      -- the account's item budget is used up: not created, try again later
+      deferred[#deferred + 1] = { C.PENDING, C.result_error(r), now, id }
+    elseif r.ok then
       local new = C.result_id(r)
       created[#created + 1] = { C.CREATED, new, now, id }
       written[#written + 1] = { new, id }
@@ -104,6 +111,9 @@ function M.send_block(ctx, spec, rows)
     if #failed > 0 then
       db:update_many(("UPDATE %s SET state = ?, error = ?, updated_at = ? WHERE %s = ?"):format(T, ID), failed)
     end
+    if #deferred > 0 then
+      db:update_many(("UPDATE %s SET state = ?, error = ?, updated_at = ?, attempts = attempts - 1 WHERE %s = ?"):format(T, ID), deferred)
+    end
     if #pending > 0 then
       -- never sent; after max_attempts the row is given up as FAILED
       db:update_many(("UPDATE %s SET state = CASE WHEN attempts >= %d THEN 'FAILED' ELSE ? END, error = ?, updated_at = ? WHERE %s = ?")
@@ -113,7 +123,7 @@ function M.send_block(ctx, spec, rows)
   if ctx.hooks and ctx.hooks.after_write_back then ctx.hooks.after_write_back(spec.kind) end
   add(ctx, spec.stat .. "_created", #created)
   add(ctx, spec.stat .. "_failed", #failed)
-  return #created, #failed, nlost
+  return #created, #failed, nlost, #deferred
 end
 
 -- Dry run: the operations that would be sent, from the records in memory.
@@ -138,7 +148,7 @@ function M.run(ctx, spec, round)
   if ctx.dry_run then return M.dry(ctx, spec) end
   round = round or 1
   local block = ctx.cfg.batch.stage_size
-  local after, lost = 0, 0
+  local after, lost, deferred = 0, 0, 0
   local total = tonumber(C.scalar(ctx.db, ("SELECT COUNT(*) FROM %s WHERE board_id = ? AND state = ?"):format(spec.table),
     ctx.board_id, C.PENDING)) or 0
   local bar = total > 0 and ctx.progress and ctx.progress(spec.kind .. "s", total)
@@ -147,17 +157,32 @@ function M.run(ctx, spec, round)
     local rows = C.rows_all(ctx.db, sql, table.unpack(params))
     if #rows == 0 then break end
     after = rows[#rows][1]
-    local _, _, l = M.send_block(ctx, spec, rows)
-    lost = lost + l
+    local _, _, l, d = M.send_block(ctx, spec, rows)
+    lost, deferred = lost + l, deferred + d
     if bar then bar:add(#rows) end
     if ctx.lock then require("monhost.pipeline.lock").heartbeat(ctx.db, ctx.lock) end
   end
   if bar then bar:done() end
+  if deferred > 0 then
+    -- monday's hourly item budget: wait (bounded by monday.limit_wait) and
+    -- go over the deferred rows again
+    ctx.waited = ctx.waited or 0
+    local limit = ctx.cfg.monday.limit_wait or 3900
+    if ctx.waited < limit then
+      local pause = math.min(30, 2 ^ math.min(5, round - 1), limit - ctx.waited)
+      ctx.log.info("item budget used up, waiting", { kind = spec.kind, deferred = deferred, seconds = pause })
+      require("monhost.sys").sleep(pause)
+      ctx.waited = ctx.waited + pause
+      return M.run(ctx, spec, round + 1)
+    end
+    ctx.log.warn("item budget still used up; rows left PENDING for the next run", { kind = spec.kind, rows = deferred })
+  end
   if lost > 0 then
     -- answers lost in transit: resolve them now rather than at the next
     -- run; rows found missing from the board are PENDING again: send them
     require("monhost.pipeline.recover").run(ctx)
-    if round < 3 then return M.run(ctx, spec, round + 1) end
+    ctx.lost_rounds = (ctx.lost_rounds or 0) + 1
+    if ctx.lost_rounds < 5 then return M.run(ctx, spec, round + 1) end
   end
 end
 

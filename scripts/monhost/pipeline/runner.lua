@@ -64,7 +64,9 @@ function M.connect(cfg)
   local odbc = require "monhost.odbc"
   local cs, err = config.connstr(cfg)
   if not cs then return nil, err end
-  local db, msg, state = odbc.connect(cs)
+  -- psqlODBC fetches `fetch` rows per round trip: keep it at our block size
+  -- so memory stays bounded whatever the number of orders
+  local db, msg, state = odbc.connect(cs, { fetch = cfg.batch.fetch_size })
   if not db then return nil, ("database: %s%s"):format(tostring(msg), state and (" [" .. state .. "]") or "") end
   return db
 end
