@@ -19,7 +19,7 @@ local C = require "monhost.pipeline.common"
 
 local N = tonumber(os.getenv("BENCH_ORDERS") or "") or 2000
 local NE = tonumber(os.getenv("BENCH_E2E_ORDERS") or "") or 2000
-local SCALE = 600
+local SCALE = tonumber(os.getenv("BENCH_TIME_SCALE") or "") or 60
 
 local function plan_for(env)
   return assert(mapping.load("greyson", { board = P.REF .. "board_9200517329_metadata.json",

@@ -267,7 +267,12 @@ function M.main(argv, extra)
       pcall(log.configure, { json = cfg.log.format == "json" or nil, level = cfg.log.level })
     end
     env.db = assert(M.connect(cfg))
-    if env.db.dialect == "sqlserver" then env.read_db = assert(M.connect(cfg)) end
+    -- the source cursor gets its own connection where the driver needs it:
+    -- SQL Server allows one active result per connection, and psqlODBC
+    -- reads the rest of an open cursor into memory when the connection
+    -- commits (staging commits after every block). SQLite cannot have a
+    -- writer next to an open reader on another connection: one connection.
+    if env.db.dialect ~= "sqlite" then env.read_db = assert(M.connect(cfg)) end
     env.mon = assert(M.client(cfg))
     local ctx0 = pipeline.context { db = env.db, mon = env.mon, cfg = cfg, quiet = true }
     local ver = pipeline.schema.current(ctx0.db)
