@@ -106,10 +106,14 @@ describe("reconcile", function()
     eq(env:count("MON_SyncState", "source_key = ?", deleted[2]), 0, "the deleted item's order is forgotten")
 
     -- the next sync re-creates the deleted order; the update step repairs the drift
-    CH.sync(env, "--customer", "GREYSON")
+    -- (sync runs the update step itself; a second update run must add nothing)
     local seq = CH.seq(env)
+    CH.sync(env, "--customer", "GREYSON")
     CH.update(env)
-    local muts = CH.mutations(env, seq)
+    local muts = {}
+    for _, m in ipairs(CH.mutations(env, seq)) do
+      if m.field ~= "create_item" and m.field ~= "create_subitem" then muts[#muts + 1] = m end
+    end
     -- the adopted order's values were recorded before it lost its row: equal, nothing to send
     eq(#muts, 1, "the drifted item gets monhost's values, once")
     eq(muts[1].field, "change_multiple_column_values")

@@ -128,6 +128,7 @@ local TOP_KEYS = {
   customer = true, customers = true, customer_column = true, aliases = true, where = true,
   filter = true, clean = true, defaults = true, columns = true, item_name = true, group = true,
   subitems = true, uses = true, description = true, empty = true,
+  changes = true, -- update rules (docs/changes.md)
 }
 
 -- Normalise a mapping table (as returned by the file) into a partial spec
@@ -145,7 +146,7 @@ function M.normalise(t, file, lines)
     end
   end
   for _, k in ipairs { "extends", "name", "source", "board", "subitem_board", "customer", "customers",
-    "customer_column", "aliases", "description", "empty", "uses" } do
+    "customer_column", "aliases", "description", "empty", "uses", "changes" } do
     if t[k] ~= nil then p[k] = t[k]; p[k .. "_at"] = at(k) end
   end
   if t.key ~= nil then p.key = t.key; p.key_at = at("key") end

@@ -475,6 +475,7 @@ function M.compile(spec, opts)
   for i, e in ipairs(entries) do fcols[i] = { id = e.id, type = e.type == "color" and "status" or e.type } end
   plan.formatter = colvals.new(fcols)
   plan.clear_empty = spec.empty == "clear"
+  plan.changes = spec.changes -- update rules for the update step (docs/changes.md)
   plan._row, plan._vals = {}, {}
   plan._native = M.native(plan)
 

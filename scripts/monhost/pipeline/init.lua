@@ -24,11 +24,13 @@ M.items = require("monhost.pipeline.create").items
 M.subitems = require("monhost.pipeline.create").subitems
 M.recover = require("monhost.pipeline.recover").run
 M.finalize = require("monhost.pipeline.finalize").run
+M.update = require("monhost.pipeline.update").run
 M.batch_start = require("monhost.pipeline.batchlog").start
 M.batch_finish = require("monhost.pipeline.batchlog").finish
 
 -- The default order of the steps of one batch.
-M.STEPS = { "batch_start", "recover", "select", "stage", "groups", "items", "subitems", "finalize" }
+-- "update" sends what changed on orders already on the board (docs/changes.md).
+M.STEPS = { "batch_start", "recover", "select", "stage", "groups", "items", "subitems", "finalize", "update" }
 
 function M.new_stats()
   return { selected = 0, staged = 0, duplicates = 0, stage_errors = 0, subitems_staged = 0,

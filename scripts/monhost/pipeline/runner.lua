@@ -188,6 +188,8 @@ function M.metrics(summary)
   m("sync_items_failed", "Items that failed in the last run.", "gauge", summary.items_failed)
   m("sync_subitems_created", "Subitems created by the last run.", "gauge", summary.subitems_created)
   m("sync_subitems_failed", "Subitems that failed in the last run.", "gauge", summary.subitems_failed)
+  m("sync_updates", "Orders updated on the board in the last run.", "gauge", summary.updates or 0)
+  m("sync_updates_failed", "Updates that failed in the last run.", "gauge", summary.updates_failed or 0)
   m("sync_api_calls", "monday API requests of the last run.", "gauge", summary.api_calls)
   m("sync_complexity_used", "monday complexity points used by the last run.", "gauge", summary.complexity)
   return table.concat(t, "\n") .. "\n"
@@ -202,6 +204,10 @@ local function summarize(total, opts, code, started, failures, batches)
     groups_created = total.groups_created, api_calls = total.api_calls, complexity = math.floor(total.complexity),
     duration = sys.clock() - started, dry_run = opts.dry_run or false, exit_code = code,
     finished_unix = os.time(), batches = batches, failures = failures, peak_rss_kib = sys.peak_rss(),
+    -- the update step (docs/changes.md)
+    updates = total.updates or 0, updates_failed = total.updates_failed or 0,
+    subitems_added = total.subitems_added or 0, items_moved = total.items_moved or 0,
+    orders_missing = total.orders_missing or 0, orders_cancelled = total.orders_cancelled or 0,
   }
   return s
 end
@@ -217,6 +223,10 @@ function M.print_summary(s, out)
     s.dry_run and "(dry run)" or (s.exit_code == 0 and "ok" or "finished with failures"), s.orders, s.subitems,
     s.items_created, s.items_adopted, s.items_failed, s.subitems_created, s.subitems_adopted, s.subitems_failed,
     s.skipped, s.api_calls, s.complexity, s.duration))
+  if (s.updates or 0) + (s.updates_failed or 0) + (s.orders_missing or 0) + (s.orders_cancelled or 0) > 0 then
+    out:write(("  updates %d, failed %d; subitems added %d; items moved %d; orders missing %d, cancelled %d\n"):format(
+      s.updates, s.updates_failed, s.subitems_added, s.items_moved, s.orders_missing, s.orders_cancelled))
+  end
   for i, f in ipairs(s.failures) do
     if i > 50 then out:write(("  ... and %d more (monhost status)\n"):format(#s.failures - 50)); break end
     out:write(("  FAILED %s %s: %s\n"):format(f.kind, tostring(f.name), tostring(f.error)))
@@ -306,7 +316,7 @@ function M.main(argv, extra)
         for _, op in ipairs(ctx.dry_ops) do io.stdout:write(pipeline.render(op), "\n") end
       end
     end
-    code = (total.items_failed + total.subitems_failed > 0) and 2 or 0
+    code = (total.items_failed + total.subitems_failed + (total.updates_failed or 0) > 0) and 2 or 0
   end, function(e) return type(e) == "string" and e or debug.traceback(tostring(e)) end)
   if lock then pipeline.lock.release(env.db, lock) end
   if not ok then
