@@ -209,6 +209,14 @@ function M.run(ctx)
   local db = ctx.db
   local t0 = require("monhost.sys").clock()
   if not ctx.dry_run then M.resolve_sending(ctx) end
+  -- Orders this batch has just created were transformed from these very
+  -- rows moments ago: nothing to update (the next run records their values
+  -- and fingerprints).
+  local fresh = {}
+  for r in db:rows("SELECT source_key FROM MON_SyncState WHERE board_id = ? AND batch_id = ?",
+    tostring(ctx.board_id), tostring(ctx.batch_id)) do
+    fresh[C.tostr(r[1])] = true
+  end
   -- 1. scan
   local sql, params = M.scan_sql(ctx)
   local cur = (ctx.read_db or db):query(sql, table.unpack(params))
@@ -228,8 +236,8 @@ function M.run(ctx)
       checked = checked + 1
       local k, stored = r[nc + 1], r[nc + 2]
       r[nc + 2], r[nc + 1] = nil, nil
-      if ci and not cset[r[ci]] then
-        checked = checked - 1 -- another batch's customer
+      if (ci and not cset[r[ci]]) or fresh[k] then
+        checked = checked - 1 -- another batch's customer, or created just now
       elseif fast and stored ~= NULL and stored == hv(r) then
         unchanged = unchanged + 1
       else
