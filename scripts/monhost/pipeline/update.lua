@@ -860,7 +860,8 @@ function M.summary(ctx)
   ctx.log.info("updates", { batch = ctx.batch_id, checked = g("update_checked"), unchanged = g("update_unchanged"),
     updated = g("updates"), operations = g("update_ops"), failed = g("updates_failed"), missing = g("orders_missing"),
     cancelled = g("orders_cancelled") })
-  if not ctx.silent then out(ctx, line) end
+  -- a batch with nothing on the board yet has nothing to say
+  if not ctx.silent and (ctx.dry_run or g("update_checked") + g("orders_missing") > 0) then out(ctx, line) end
   return line
 end
 
