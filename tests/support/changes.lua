@@ -33,13 +33,6 @@ function M.sync(env, ...)
   return out
 end
 
-local function source_columns(db, tbl)
-  local cur = assert(db:query("SELECT * FROM " .. db:quote_ident(tbl) .. " WHERE 1 = 0"))
-  local cols = cur:columns()
-  cur:close()
-  return cols
-end
-
 -- A pipeline context for the env's database, emulator and a mapping
 -- (default "greyson"), built as runner.main builds it.
 function M.context(env, opts)
@@ -57,7 +50,7 @@ function M.context(env, opts)
     mon = env.mon
   end
   local plans = runner.plans({ cfg = cfg, items_meta = cfg.boards.items_metadata, subitems_meta = cfg.boards.subitems_metadata,
-    columns = source_columns(env.db, cfg.database.orders_table) }, opts.mapping or "greyson")
+    columns = runner.source_columns(env.db, cfg.database.orders_table) }, opts.mapping or "greyson")
   local plan = plans[1]
   if opts.changes_in_plan then plan.changes = opts.changes_in_plan end
   local buf = {}

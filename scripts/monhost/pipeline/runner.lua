@@ -91,7 +91,7 @@ local function board_meta(ctx0, id, path)
 end
 
 -- Source column list of ORDERS_UNIFIED (for the mapping's checks).
-local function source_columns(db, tbl)
+function M.source_columns(db, tbl)
   local cur = assert(db:query("SELECT * FROM " .. db:quote_ident(tbl) .. " WHERE 1 = 0"))
   local cols = cur:columns()
   cur:close()
@@ -292,7 +292,7 @@ function M.main(argv, extra)
     end
     env.items_meta = board_meta(ctx0, cfg.boards.items, cfg.boards.items_metadata)
     env.subitems_meta = board_meta(ctx0, cfg.boards.subitems, cfg.boards.subitems_metadata)
-    env.columns = source_columns(ctx0.db, cfg.database.orders_table)
+    env.columns = M.source_columns(ctx0.db, cfg.database.orders_table)
     env.plans = M.plans(env, opts.mapping)
     add_stats(total, ctx0.stats)
     local list = M.batches(env, opts)
