@@ -23,9 +23,11 @@ trap 'rm -f "$log"' EXIT
 # run NAME CMD... : runs one suite, adds its counts
 run() {
   name=$1; shift
+  t0=$(date +%s)
   "$@" >"$log" 2>&1
   rc=$?
   cat "$log"
+  echo "# $name: $(( $(date +%s) - t0 )) s"
   line=$(grep -E '([0-9]+) passed, ([0-9]+) failed' "$log" | tail -n 1)
   if [ -n "$line" ]; then
     p=$(echo "$line" | sed -E 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\2/')
