@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -61,8 +62,23 @@ static int s_getpid(lua_State *L) {
   return 1;
 }
 
-/* sys.peak_rss() -> peak resident set size of this process in KiB */
+/* sys.peak_rss() -> peak resident set size of this process in KiB.
+ * VmHWM of /proc/self/status, the high-water mark of this program's own
+ * memory: getrusage's ru_maxrss survives fork and exec, so a child started
+ * by a big parent would report the parent's size. */
 static int s_peak_rss(lua_State *L) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f) {
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    fclose(f);
+    if (kib >= 0) {
+      lua_pushinteger(L, kib);
+      return 1;
+    }
+  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   lua_pushinteger(L, ru.ru_maxrss);

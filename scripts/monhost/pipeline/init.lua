@@ -74,6 +74,9 @@ function M.run_batch(ctx, steps)
       if not f then error("unknown step " .. tostring(name)) end
       if ctx.hooks and ctx.hooks.before_step then ctx.hooks.before_step(name, ctx) end
       f(ctx)
+      -- where memory goes, for whoever reads a debug log
+      ctx.log.debug("step done", { step = type(name) == "string" and name or "custom", batch = ctx.batch_id,
+        peak_rss_kib = require("monhost.sys").peak_rss() })
     end
   end)
   ctx.stats.duration = require("monhost.sys").clock() - ctx.started
