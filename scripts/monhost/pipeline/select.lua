@@ -30,8 +30,10 @@ function M.build(ctx)
     end
   end
   local cols = {}
+  ctx.select_casts = nil
   for i, c in ipairs(plan.select_columns) do
     cols[i] = dates[c] and ("CAST(o." .. q(c) .. " AS VARCHAR(10))") or ("o." .. q(c))
+    if dates[c] then ctx.select_casts = true end -- rows differ from the update scan's (no fingerprint)
   end
   local where, params = {}, {}
   for _, k in ipairs(keys) do where[#where + 1] = "o." .. q(k) .. " IS NOT NULL" end

@@ -8,11 +8,13 @@
 -- mapping's messages, so it shows in `monhost status` and is not selected
 -- again until `monhost retry`.
 local C = require "monhost.pipeline.common"
+local hash = require "monhost.hash"
 
 local M = {}
 
 M.ITEM_COLUMNS = { "batch_id", "board_id", "customer", "mapping", "source_key", "key1", "key2", "key3", "key4",
-  "item_name", "group_name", "column_values", "row_hash", "state", "error", "attempts", "created_at", "updated_at" }
+  "item_name", "group_name", "column_values", "row_hash", "src_hash", "plan_fp", "state", "error", "attempts",
+  "created_at", "updated_at" }
 M.SUBITEM_COLUMNS = { "stg_id", "batch_id", "board_id", "subitem_board_id", "source_key", "subitem_key",
   "size_label", "item_name", "qty", "column_values", "state", "attempts", "created_at", "updated_at" }
 
@@ -38,6 +40,23 @@ function M.key_text(parts)
   local t = {}
   for i, p in ipairs(parts) do t[i] = p or "" end
   return table.concat(t, "|")
+end
+
+-- The plan fingerprint under which a staged row's source fingerprint is
+-- recorded, or false. The update step's scan hashes the mapped columns
+-- (plus any cancel-rule columns) exactly as it fetches them; a staged row
+-- carries the same fingerprint only when the select step read exactly
+-- those columns, uncast. finalize then records it with the created values,
+-- so the next update run finds the order unchanged without a transform.
+function M.fingerprint_plan(ctx)
+  if ctx.stage_fp ~= nil then return ctx.stage_fp end
+  local fp = false
+  if not ctx.select_casts then
+    local ok, u = pcall(require("monhost.pipeline.update").setup, ctx)
+    if ok and #u.extra == 0 and #u.cols == #ctx.plan.select_columns then fp = u.fp end
+  end
+  ctx.stage_fp = fp
+  return fp
 end
 
 local function errtext(errs)
@@ -66,6 +85,8 @@ function M.transform(ctx, row)
     r.column_values = rec.column_values_json
     r.hash = rec.hash
     r.subitems = rec.subitems or {}
+    local fp = M.fingerprint_plan(ctx)
+    if fp then r.src_hash, r.plan_fp = hash.value(row), fp end
   end
   if not rec or (errs and #errs > 0) then
     r.error = "mapping: " .. (errtext(errs) ~= "" and errtext(errs) or "transform failed")
@@ -82,6 +103,7 @@ local function insert_block(ctx, block)
     rows[i] = { ctx.batch_id, ctx.board_id, ctx.customer or C.NULL, ctx.plan.name or C.NULL, r.key,
       r.parts[1] or C.NULL, r.parts[2] or C.NULL, r.parts[3] or C.NULL, r.parts[4] or C.NULL,
       r.item_name, r.group_name, r.column_values or C.NULL, r.hash or C.NULL,
+      (not r.error and r.src_hash) or C.NULL, (not r.error and r.plan_fp) or C.NULL,
       r.error and C.FAILED or C.PENDING, r.error or C.NULL, r.error and 1 or 0, now, now }
   end
   local res = db:insert_many(C.T(db, "STG_MON_CustMasterSchedule"), M.ITEM_COLUMNS, rows,
