@@ -11,10 +11,15 @@
  *        -> hex (item + subitems), item_hex (item only)
  *   hash.canonical(order)  -> the canonical text hash.order hashes
  *   hash.value(v)          -> hex of the canonical JSON of any Lua value
+ *   hash.row(r [, n])      -> hex of a row's values r[1..n] (the source
+ *                             fingerprint of the update scan; see h_row)
  *   hash.bytes(s)          -> hex of the raw bytes */
 #include "monhost.h"
 #include "colvals.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -142,6 +147,123 @@ static int h_value(lua_State *L) {
   return 1;
 }
 
+/* hash.row: the update scan's per-row fingerprint, on its hot path (one
+ * call per synced order of a no-change run). Each value is written to a
+ * reused buffer as a type byte and a fixed-size little-endian body, then
+ * hashed once: no JSON text, no number formatting, no allocation per row.
+ *   nil / NULL 'N'; false 'F'; true 'T';
+ *   integer, or a float with an exact int64 value: 'I' + 8 bytes (so 3 and
+ *     3.0 agree, like the canonical JSON);
+ *   other float 'D' + the 8 bytes of the IEEE double (NaN made canonical);
+ *   string 'S' + 8-byte length + the bytes;
+ *   anything else 'J' + 8-byte length + its canonical JSON (hash.value's).
+ * Stable across runs and platforms; not the same digest as hash.value. */
+typedef struct {
+  unsigned char *p;
+  size_t n, cap;
+} RowBuf;
+
+static unsigned char *row_room(lua_State *L, RowBuf *rb, size_t more) {
+  if (rb->n + more > rb->cap) {
+    size_t cap = rb->cap ? rb->cap : 4096;
+    while (cap < rb->n + more) {
+      if (cap > ((size_t)1 << 40)) luaL_error(L, "hash.row: row too large");
+      cap *= 2;
+    }
+    unsigned char *p = (unsigned char *)realloc(rb->p, cap);
+    if (!p) luaL_error(L, "hash.row: out of memory");
+    rb->p = p;
+    rb->cap = cap;
+  }
+  unsigned char *at = rb->p + rb->n;
+  rb->n += more;
+  return at;
+}
+
+static void put_le64(unsigned char *o, uint64_t v) {
+  for (int i = 0; i < 8; i++) o[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* One value at idx of Lua type t (lua_rawgeti's result: no lua_type call
+ * on the hot path). */
+static void row_value(lua_State *L, RowBuf *rb, int idx, int t) {
+  unsigned char *o;
+  switch (t) {
+  case LUA_TNIL: *row_room(L, rb, 1) = 'N'; return;
+  case LUA_TBOOLEAN: *row_room(L, rb, 1) = lua_toboolean(L, idx) ? 'T' : 'F'; return;
+  case LUA_TNUMBER: {
+    int isint;
+    lua_Integer i = lua_tointegerx(L, idx, &isint);
+    if (!isint) {
+      /* a float: integral values take the integer's form */
+      lua_Number d = lua_tonumber(L, idx);
+      if (!lua_numbertointeger(d, &i) || (lua_Number)i != d) {
+        uint64_t bits;
+        if (d != d) d = (lua_Number)NAN;
+        memcpy(&bits, &d, 8);
+        o = row_room(L, rb, 9);
+        o[0] = 'D';
+        put_le64(o + 1, bits);
+        return;
+      }
+    }
+    o = row_room(L, rb, 9);
+    o[0] = 'I';
+    put_le64(o + 1, (uint64_t)i);
+    return;
+  }
+  case LUA_TSTRING: {
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    o = row_room(L, rb, 9 + n);
+    o[0] = 'S';
+    put_le64(o + 1, (uint64_t)n);
+    memcpy(o + 9, s, n);
+    return;
+  }
+  default:
+    if (mh_isnull(L, idx)) { *row_room(L, rb, 1) = 'N'; return; }
+    MhBuf *b = mh_buf_new(L);
+    mh_json_canon(L, idx, b, 0);
+    o = row_room(L, rb, 9 + b->n);
+    o[0] = 'J';
+    put_le64(o + 1, (uint64_t)b->n);
+    memcpy(o + 9, b->p, b->n);
+    mh_buf_free(b);
+    lua_pop(L, 1);
+  }
+}
+
+#define ROW_SPAN 64 /* values pushed before the stack is cut back once */
+
+static int h_row(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_opt(L, luaL_checkinteger, 2, (lua_Integer)lua_rawlen(L, 1));
+  luaL_argcheck(L, n >= 0, 2, "row length must be >= 0");
+  lua_settop(L, 2);
+  luaL_checkstack(L, ROW_SPAN + 4, "hash.row");
+  RowBuf *rb = (RowBuf *)lua_touserdata(L, lua_upvalueindex(1));
+  rb->n = 0;
+  for (lua_Integer i = 1; i <= n;) {
+    int k = 0;
+    for (; k < ROW_SPAN && i <= n; k++, i++) {
+      int t = lua_rawgeti(L, 1, i);
+      row_value(L, rb, 3 + k, t);
+    }
+    lua_settop(L, 2);
+  }
+  mh_hash_pushhex(L, rb->p ? (const void *)rb->p : (const void *)"", rb->n);
+  return 1;
+}
+
+static int rowbuf_gc(lua_State *L) {
+  RowBuf *rb = (RowBuf *)lua_touserdata(L, 1);
+  free(rb->p);
+  rb->p = NULL;
+  rb->n = rb->cap = 0;
+  return 0;
+}
+
 static int h_bytes(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
@@ -155,5 +277,17 @@ static const luaL_Reg funcs[] = {
 
 int luaopen_monhost_hash(lua_State *L) {
   luaL_newlib(L, funcs);
+  /* hash.row's reused buffer, freed with the module */
+  RowBuf *rb = (RowBuf *)lua_newuserdatauv(L, sizeof(RowBuf), 0);
+  memset(rb, 0, sizeof *rb);
+  if (luaL_newmetatable(L, "monhost.hash.rowbuf")) {
+    lua_pushcfunction(L, rowbuf_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, rowbuf_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, h_row, 1);
+  lua_setfield(L, -2, "row");
   return 1;
 }

@@ -86,7 +86,7 @@ function M.transform(ctx, row)
     r.hash = rec.hash
     r.subitems = rec.subitems or {}
     local fp = M.fingerprint_plan(ctx)
-    if fp then r.src_hash, r.plan_fp = hash.value(row), fp end
+    if fp then r.src_hash, r.plan_fp = hash.row(row, #ctx.plan.select_columns), fp end
   end
   if not rec or (errs and #errs > 0) then
     r.error = "mapping: " .. (errtext(errs) ~= "" and errtext(errs) or "transform failed")

@@ -3,7 +3,7 @@
 -- sends only that:
 --   1. scan: one streaming query joins ORDERS_UNIFIED to the sync state and
 --      fetches the mapped source columns of each order; their native hash
---      (monhost.hash.value, one C call per row) is compared with the
+--      (monhost.hash.row, one C call per row) is compared with the
 --      fingerprint stored when monday last confirmed the order (under the
 --      same mapping, see update_diff.plan_fp). Equal: nothing mapped
 --      changed, no Lua transform runs. This is the whole cost of a
@@ -224,7 +224,7 @@ function M.run(ctx)
   local checked, unchanged = 0, 0
   local fast = u.rules.fast ~= false
   local n = ctx.cfg.batch.fetch_size or 500
-  local hv = hash.value
+  local hv = hash.row
   local nc = #u.cols
   local ci, cset = nil, nil
   if literal_mode(ctx) then ci, cset = lua_customers(ctx) end
@@ -238,7 +238,7 @@ function M.run(ctx)
       r[nc + 2], r[nc + 1] = nil, nil
       if (ci and not cset[r[ci]]) or fresh[k] then
         checked = checked - 1 -- another batch's customer, or created just now
-      elseif fast and stored ~= NULL and stored == hv(r) then
+      elseif fast and stored ~= NULL and stored == hv(r, nc) then
         unchanged = unchanged + 1
       else
         if not sset[k] then sset[k] = true; suspects[#suspects + 1] = k end
@@ -527,7 +527,7 @@ function M.process_block(ctx, rows)
     local ch = M.change_of(ctx, r, subs[k])
     local src = {}
     for i = 1, #u.cols do src[i] = r[M.OFF + i] end
-    ch.fp = hash.value(src)
+    ch.fp = hash.row(src, #u.cols)
     if ch.error then
       add(ctx, "updates_failed")
       ctx.failures[#ctx.failures + 1] = { kind = "update", name = k, error = ch.error }

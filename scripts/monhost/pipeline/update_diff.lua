@@ -88,7 +88,7 @@ end
 -- rules. A change of any of them invalidates every stored source hash, so
 -- the next run transforms every order once and sends only real changes.
 function M.plan_fp(plan, rules, extra_columns)
-  local parts = { "monhost.plan/1", tostring(plan.name), tostring(plan.board_id), tostring(plan.subitem_board_id) }
+  local parts = { "monhost.plan/2", tostring(plan.name), tostring(plan.board_id), tostring(plan.subitem_board_id) }
   for _, f in ipairs(plan.spec and plan.spec.files or {}) do parts[#parts + 1] = read_file(f) end
   parts[#parts + 1] = table.concat(plan.select_columns or {}, "\31")
   parts[#parts + 1] = table.concat(extra_columns or {}, "\31")
