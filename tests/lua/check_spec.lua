@@ -94,6 +94,41 @@ return {
     os.remove(dbfile)
   end)
 
+  it("transforms a sample of real rows (--source) and names each value that cannot go to monday", function()
+    local odbc = require "monhost.odbc"
+    local sys = require "monhost.sys"
+    local orders = dofile("examples/orders.lua")
+    local dir = assert(sys.tmpdir("monhost-check"))
+    local dbfile = dir .. "/o.db"
+    local db, err = odbc.connect("Driver=SQLite3;Database=" .. dbfile)
+    if not db then skip("no SQLite ODBC driver: " .. tostring(err)) end
+    orders.load(db, orders.columns(fx.COLUMNS), { seed = 3, count = 30, customer = "GREYSON CLOTHIERS" })
+    local bad = {}
+    for r in db:rows('SELECT "AAG ORDER NUMBER" FROM ORDERS_UNIFIED ORDER BY "AAG ORDER NUMBER" LIMIT 2') do bad[#bad + 1] = r[1] end
+    for _, k in ipairs(bad) do
+      assert(db:exec('UPDATE ORDERS_UNIFIED SET "CUSTOMER PRICE" = ? WHERE "AAG ORDER NUMBER" = ?', "about 5 dollars", k))
+    end
+    db:close()
+    local cs = "Driver=SQLite3;Database=" .. dbfile
+    local out, _, code = check { "mappings/default.lua", "--source", cs, "-q" }
+    eq(code, 1, out)
+    -- at the line of the mapping that maps the column, with a failing row's key and the count
+    local line
+    local n = 0
+    for l in io.lines("mappings/default.lua") do
+      n = n + 1
+      if l:find('"CUSTOMER PRICE"', 1, true) and l:find("numeric_mkr5cact", 1, true) then line = n end
+    end
+    matches(out, "default%.lua:" .. line .. ": error: sampled row " .. bad[1]:gsub("%-", "%%-") .. "|[^\n]*'CUSTOMER PRICE'[^\n]*%(2 of 30 sampled rows%)")
+    matches(out, "about 5 dollars")
+    -- a sample too small to reach them, or none, passes
+    eq(select(3, check { "mappings/default.lua", "--source", cs, "--sample", "0", "-q" }), 0)
+    local _, e2, c2 = check { "mappings/default.lua", "--source", cs, "--sample", "x" }
+    eq(c2, 2, e2)
+    os.remove(dbfile)
+    os.remove(dir)
+  end)
+
   it("explains its usage", function()
     local _, err, code = fx.run { "check", "mappings/" }
     eq(code, 2)
