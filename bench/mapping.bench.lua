@@ -148,6 +148,27 @@ end
 local tpf = python("fetch")
 local tpt = python("transform")
 
+-- The driver's own ceiling: the same SELECT in C through the SQLite ODBC
+-- driver, no Lua and no transform (bench/sqlite_fetch_ceiling.c). Python's
+-- whole job over that time is the most any ODBC client can be faster by.
+local tceil
+do
+  local exe, sqlf = tmp .. "/ceil", tmp .. "/select.sql"
+  local w = assert(io.open(sqlf, "wb"))
+  w:write(SQL)
+  w:close()
+  if os.execute("cc -O2 -o '" .. exe .. "' bench/sqlite_fetch_ceiling.c -lodbc 2>/dev/null") then
+    for _ = 1, 3 do
+      local p = assert(io.popen("'" .. exe .. "' '" .. connstr .. "' '" .. sqlf .. "'"))
+      local rows, secs = p:read("n", "n")
+      p:close()
+      if rows == nt and secs then tceil = math.min(tceil or math.huge, secs) end
+    end
+  end
+  os.remove(exe)
+  os.remove(sqlf)
+end
+
 print(("%d orders, %d subitems, %d columns selected (of %d), SQLite; best of 3, CPU time"):format(nt, ns,
   #plan.select_columns, #cols))
 print(("%-60s %10s %s"):format("measure", "ratio", "target"))
@@ -159,6 +180,10 @@ row("transform alone, pre-fetched rows: monhost vs Python", tpt / tmt)
 row("bare fetch: monhost (ODBC) vs Python (sqlite3, in-process)", tpf / tb)
 row("transform alone: native vs the Lua reference (transform_lua)", tlua / tmt)
 row("transform alone vs bare fetch (cost share)", tmt / tb)
+if tceil then
+  row("ceiling: Python fetch+transform vs the driver's C fetch alone", tp / tceil, "(any ODBC client is at most this much faster)")
+  row("monhost bare fetch vs the driver's C fetch alone", tceil / tb)
+end
 if os.getenv("MONHOST_BENCH_DEBUG") then
   print(("us/row: bare %.2f, fetch+transform %.2f, eager %.2f, transform %.2f, transform_lua %.2f; " ..
     "python: full %.2f, fetch %.2f, transform %.2f"):format(tb / nt * 1e6, tt / nt * 1e6, tl / nt * 1e6,
