@@ -4,8 +4,9 @@
 -- write the created item's name, column values and fingerprint to
 -- MON_SyncState_Values: the first update run after a create is then a
 -- no-change scan instead of transforming every order again.
--- Applied once by `monhost db init` inside a transaction (SQLite has no
--- ADD COLUMN IF NOT EXISTS; the schema version guards it).
+-- Applied by `monhost db init` inside a transaction; idempotent (SQLite has
+-- no ADD COLUMN IF NOT EXISTS: schema.init skips an ADD COLUMN whose column
+-- exists).
 
 ALTER TABLE STG_MON_CustMasterSchedule ADD COLUMN src_hash VARCHAR(64);
 ALTER TABLE STG_MON_CustMasterSchedule ADD COLUMN plan_fp VARCHAR(64);

@@ -94,6 +94,17 @@ function M.current(db)
   return v or 0
 end
 
+-- SQLite has no ADD COLUMN IF NOT EXISTS: its migrations' ALTER TABLE ...
+-- ADD COLUMN statements are skipped when the column is there already, so
+-- every migration stays idempotent like the other dialects'.
+function M.has_added_column(db, stmt)
+  if db.dialect ~= "sqlite" then return false end
+  local t, c = stmt:match("^%s*ALTER%s+TABLE%s+([%w_]+)%s+ADD%s+COLUMN%s+([%w_]+)")
+  if not t then return false end
+  local r = db:first("SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?", t, c)
+  return tonumber(r and r[1]) == 1
+end
+
 -- Create or upgrade. Returns { from=, to=, applied={versions...} } or nil, err.
 function M.init(db, opts)
   opts = opts or {}
@@ -108,7 +119,9 @@ function M.init(db, opts)
     if m.version > from then
       local stmts = M.split(assert(read(m.path)))
       local ok, e = pcall(db.transaction, db, function()
-        for _, s in ipairs(stmts) do db:exec(s) end
+        for _, s in ipairs(stmts) do
+          if not M.has_added_column(db, s) then db:exec(s) end
+        end
         db:exec("INSERT INTO MON_SchemaVersion (version, name, applied_at) VALUES (?, ?, ?)",
           m.version, m.name, M.now())
       end)
