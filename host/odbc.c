@@ -27,6 +27,7 @@ typedef struct {
   int autocommit;   /* what we last set */
   int wide;         /* exchange text as UTF-16 (SQL_C_WCHAR) */
   int gd_block;     /* driver supports SQLGetData on block cursors */
+  int gd_bound;     /* driver supports SQLGetData on bound columns */
   Cursor *cursors;  /* open cursors, closed with the connection */
   SQLHSTMT bulk;    /* the prepared statement of the last execute_array */
   char *reset_sql;  /* run after an error in autocommit mode (see after_error) */
@@ -262,6 +263,7 @@ static int l_connect(lua_State *L) {
   SQLUINTEGER gd = 0;
   SQLGetInfo(c->dbc, SQL_GETDATA_EXTENSIONS, &gd, sizeof gd, NULL);
   c->gd_block = (gd & SQL_GD_BLOCK) != 0;
+  c->gd_bound = (gd & SQL_GD_BOUND) != 0;
   char buf[256];
   lua_createtable(L, 0, 4);
   get_info_str(c, SQL_DBMS_NAME, buf, sizeof buf);
@@ -273,6 +275,7 @@ static int l_connect(lua_State *L) {
   get_info_str(c, SQL_DRIVER_VER, buf, sizeof buf);
   lua_pushstring(L, buf); lua_setfield(L, -2, "driver_version");
   lua_pushboolean(L, c->gd_block); lua_setfield(L, -2, "getdata_block");
+  lua_pushboolean(L, c->gd_bound); lua_setfield(L, -2, "getdata_bound");
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, -3, 1); /* conn's uservalue: a table for Lua-side state */
   return 2;
@@ -623,12 +626,18 @@ static int cursor_setup(lua_State *L, Cursor *cur, lua_Integer block, lua_Intege
     rowbytes += col->width + (SQLLEN)sizeof(SQLLEN);
   }
   /* Truncated long values are completed with SQLSetPos + SQLGetData, which
-   * needs SQL_GD_BLOCK; without it, a result with long columns is read one
-   * row at a time with SQLGetData (unbounded values, slower). */
+   * needs SQL_GD_BLOCK. Without it, a result with long columns is fetched
+   * one row at a time: still bound (one SQLFetch per row), a truncated value
+   * completed from the current row, when the driver allows SQLGetData on
+   * bound columns (SQL_GD_BOUND: the SQLite driver, e.g.); otherwise every
+   * cell through SQLGetData (one driver-manager call per cell, slowest). */
   if (anylong && !cur->conn->gd_block) {
-    cur->getdata = 1;
     cur->block = 1;
-    return 1;
+    if (!cur->conn->gd_bound) {
+      cur->getdata = 1;
+      return 1;
+    }
+    block = 1;
   }
   if (rowbytes < 1) rowbytes = 1;
   lua_Integer fit = budget / rowbytes;
@@ -849,7 +858,8 @@ static void push_cell(lua_State *L, Cursor *cur, int i, SQLULEN row) {
    * (SQLGetData starts at the value's first byte) */
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  if (!SQL_SUCCEEDED(SQLSetPos(cur->stmt, (SQLSETPOSIROW)(row + 1), SQL_POSITION, SQL_LOCK_NO_CHANGE)) ||
+  if ((cur->block > 1 &&
+       !SQL_SUCCEEDED(SQLSetPos(cur->stmt, (SQLSETPOSIROW)(row + 1), SQL_POSITION, SQL_LOCK_NO_CHANGE))) ||
       !getdata_rest(L, cur, i, &b, col->ctype)) {
     luaL_pushresult(&b);
     push_diag(L, SQL_HANDLE_STMT, cur->stmt, NULL);
