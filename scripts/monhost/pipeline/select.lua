@@ -20,21 +20,8 @@ function M.build(ctx)
   local q = function(n) return db:quote_ident(n) end
   local keys = plan.key_columns
   assert(keys and #keys >= 1 and #keys <= 4, "a mapping needs 1 to 4 key columns")
-  -- DATE columns are read as ISO text on PostgreSQL: monhost.odbc's block
-  -- fetch of psqlODBC DATE values garbles every row after the first
-  -- (reported; see docs/pipeline.md), and the mapping wants text anyway.
-  local dates = {}
-  if db.dialect == "postgres" then
-    for _, c in ipairs(ctx.source_columns or {}) do
-      if tostring(c.type):lower() == "date" then dates[c.name] = true end
-    end
-  end
   local cols = {}
-  ctx.select_casts = nil
-  for i, c in ipairs(plan.select_columns) do
-    cols[i] = dates[c] and ("CAST(o." .. q(c) .. " AS VARCHAR(10))") or ("o." .. q(c))
-    if dates[c] then ctx.select_casts = true end -- rows differ from the update scan's (no fingerprint)
-  end
+  for i, c in ipairs(plan.select_columns) do cols[i] = "o." .. q(c) end
   local where, params = {}, {}
   for _, k in ipairs(keys) do where[#where + 1] = "o." .. q(k) .. " IS NOT NULL" end
   if ctx.customers and #ctx.customers > 0 then

@@ -44,17 +44,17 @@ end
 
 -- The plan fingerprint under which a staged row's source fingerprint is
 -- recorded, or false. The update step's scan hashes the mapped columns
--- (plus any cancel-rule columns) exactly as it fetches them; a staged row
--- carries the same fingerprint only when the select step read exactly
--- those columns, uncast. finalize then records it with the created values,
--- so the next update run finds the order unchanged without a transform.
+-- (plus any cancel-rule columns) as it fetches them; the select step reads
+-- the same columns the same way, so a staged row carries the fingerprint
+-- the scan will compute, unless the change rules add columns the select
+-- step does not read. finalize records it with the created values, so the
+-- next update run finds the order unchanged without a transform. (Were
+-- they ever to differ, the order would only be transformed once more.)
 function M.fingerprint_plan(ctx)
   if ctx.stage_fp ~= nil then return ctx.stage_fp end
   local fp = false
-  if not ctx.select_casts then
-    local ok, u = pcall(require("monhost.pipeline.update").setup, ctx)
-    if ok and #u.extra == 0 and #u.cols == #ctx.plan.select_columns then fp = u.fp end
-  end
+  local ok, u = pcall(require("monhost.pipeline.update").setup, ctx)
+  if ok and #u.extra == 0 and #u.cols == #ctx.plan.select_columns then fp = u.fp end
   ctx.stage_fp = fp
   return fp
 end
