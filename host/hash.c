@@ -163,18 +163,24 @@ typedef struct {
   size_t n, cap;
 } RowBuf;
 
-static unsigned char *row_room(lua_State *L, RowBuf *rb, size_t more) {
-  if (rb->n + more > rb->cap) {
-    size_t cap = rb->cap ? rb->cap : 4096;
-    while (cap < rb->n + more) {
-      if (cap > ((size_t)1 << 40)) luaL_error(L, "hash.row: row too large");
-      cap *= 2;
-    }
-    unsigned char *p = (unsigned char *)realloc(rb->p, cap);
-    if (!p) luaL_error(L, "hash.row: out of memory");
-    rb->p = p;
-    rb->cap = cap;
+/* The slow path of row_room: make room for more bytes, then take them. */
+static unsigned char *row_grow(lua_State *L, RowBuf *rb, size_t more) {
+  size_t cap = rb->cap ? rb->cap : 4096;
+  while (cap < rb->n + more) {
+    if (cap > ((size_t)1 << 40)) luaL_error(L, "hash.row: row too large");
+    cap *= 2;
   }
+  unsigned char *p = (unsigned char *)realloc(rb->p, cap);
+  if (!p) luaL_error(L, "hash.row: out of memory");
+  rb->p = p;
+  rb->cap = cap;
+  unsigned char *at = rb->p + rb->n;
+  rb->n += more;
+  return at;
+}
+
+static inline unsigned char *row_room(lua_State *L, RowBuf *rb, size_t more) {
+  if (rb->n + more > rb->cap) return row_grow(L, rb, more);
   unsigned char *at = rb->p + rb->n;
   rb->n += more;
   return at;
@@ -221,8 +227,11 @@ static void row_value(lua_State *L, RowBuf *rb, int idx, int t) {
     memcpy(o + 9, s, n);
     return;
   }
-  default:
-    if (mh_isnull(L, idx)) { *row_room(L, rb, 1) = 'N'; return; }
+  case LUA_TLIGHTUSERDATA: /* NULL (cjson.null): most size columns */
+    if (lua_touserdata(L, idx) == NULL) { *row_room(L, rb, 1) = 'N'; return; }
+    /* another light userdata cannot be hashed: canonical JSON raises */
+    /* FALLTHROUGH */
+  default: {
     MhBuf *b = mh_buf_new(L);
     mh_json_canon(L, idx, b, 0);
     o = row_room(L, rb, 9 + b->n);
@@ -231,6 +240,7 @@ static void row_value(lua_State *L, RowBuf *rb, int idx, int t) {
     memcpy(o + 9, b->p, b->n);
     mh_buf_free(b);
     lua_pop(L, 1);
+  }
   }
 }
 
