@@ -118,6 +118,30 @@ describe("update: change detection", function()
     core("postgres", quick and 40 or 200)
   end)
 
+  it("after a mapping change, one full pass re-checks every order and sends only real changes (PostgreSQL)", function()
+    -- more suspects than update.SUSPECTS_FULL_PASS: the sync reads them in
+    -- one pass over its second connection while it writes on the first
+    local n = 1050
+    setup("postgres", n)
+    local keys = CH.orders(env)
+    -- a mapping change invalidates every stored fingerprint
+    assert(env.db:exec("UPDATE MON_SyncState_Values SET plan_fp = 'an older mapping'"))
+    CH.set(env, "EX FACTORY DATE", "2032-02-03", keys[9])
+    local seq = CH.seq(env)
+    CH.sync(env, "--customer", "GREYSON")
+    local muts = CH.mutations(env, seq)
+    eq(#muts, 1, "only the order that really changed")
+    eq(muts[1].field, "change_multiple_column_values")
+    eq(keys_of(values_of(muts[1])), { DATE_COL })
+    eq(env:count("MON_SyncState_Values", "plan_fp = 'an older mapping'"), 0, "every fingerprint recorded again")
+    -- and the next run is a no-change run
+    seq = CH.seq(env)
+    local ctx = CH.update(env)
+    eq(#CH.mutations(env, seq), 0)
+    eq(ctx.stats.update_suspects or 0, 0)
+    eq(ctx.stats.update_checked, n)
+  end)
+
   it("a change in a column the mapping does not use causes no update", function()
     setup("sqlite", 20)
     CH.update(env)
@@ -130,8 +154,8 @@ describe("update: change detection", function()
   end)
 
   it("the first change after the create flow diffs against the values created", function()
-    -- no update run in between: the step has no recorded values yet, and
-    -- must still send only the changed column (the stored hash decides)
+    -- no update run in between: the values are those finalize recorded, and
+    -- only the changed column is sent
     setup("sqlite", 10)
     local keys = CH.orders(env)
     CH.set(env, "EX FACTORY DATE", "2031-05-06", keys[2])

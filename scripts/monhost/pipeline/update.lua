@@ -177,8 +177,12 @@ function M.scan_sql(ctx)
   return sql, params
 end
 
--- Phase 2: whole rows (fixed columns, then the mapped source columns).
-M.OFF = 11
+-- Phase 2: whole rows: the mapped source columns first (r[1..#u.cols], so
+-- the row is the transform's input and the fingerprint's as it is, with no
+-- copy), then the sync state's columns at r[#u.cols + F.key ...].
+local F = { key = 1, item_id = 2, row_hash = 3, group_id = 4, group_name = 5, item_name = 6, column_values = 7,
+  status = 8, attempts = 9, src_hash = 10, plan_fp = 11 }
+M.FIXED = F
 local function full_sql(ctx, extra_where, extra_params, scoped)
   local db, u = ctx.db, M.setup(ctx)
   local cols = {}
@@ -192,8 +196,8 @@ local function full_sql(ctx, extra_where, extra_params, scoped)
     where[#where + 1] = extra_where
     for _, p in ipairs(extra_params) do params[#params + 1] = p end
   end
-  local sql = ("SELECT s.source_key, s.item_id, s.row_hash, s.group_id, s.group_name, v.item_name, v.column_values, "
-    .. "v.status, v.attempts, v.src_hash, v.plan_fp, %s\n%s"):format(table.concat(cols, ", "), from)
+  local sql = ("SELECT %s, s.source_key, s.item_id, s.row_hash, s.group_id, s.group_name, v.item_name, "
+    .. "v.column_values, v.status, v.attempts, v.src_hash, v.plan_fp\n%s"):format(table.concat(cols, ", "), from)
   if #where > 0 then sql = sql .. "\nWHERE " .. table.concat(where, "\n  AND ") end
   -- the same order as the select step: of two rows with one key, the
   -- newest is the order
@@ -266,9 +270,10 @@ function M.process_suspects(ctx, suspects, sset)
   local bsize = ctx.cfg.batch.stage_size or 500
   local ci, cset = nil, nil
   if literal_mode(ctx) then ci, cset = lua_customers(ctx) end
+  local nf = #M.setup(ctx).cols
   local function take(r)
-    local k = r[1]
-    if ci and not cset[r[M.OFF + ci]] then return end
+    local k = r[nf + F.key]
+    if ci and not cset[r[ci]] then return end
     if sset[k] and not seen[k] then
       seen[k] = true
       block[#block + 1] = r
@@ -361,17 +366,17 @@ end
 -- row's transform failed (ctx.failures has it).
 function M.change_of(ctx, r, subs)
   local plan, u = ctx.plan, M.setup(ctx)
-  local OFF = M.OFF
-  local arr = {}
-  for i = 1, #plan.select_columns do arr[i] = r[OFF + i] end
-  local key = C.tostr(r[1])
-  local ok, rec, errs = pcall(plan.transform, plan, arr)
+  local nf = #u.cols
+  local key = C.tostr(r[nf + F.key])
+  -- the row's first columns are the mapping's (trailing ones are not read)
+  local ok, rec, errs = pcall(plan.transform, plan, r)
   if not ok then rec, errs = nil, { { message = tostring(rec) } } end
   errs = (rec and rec.errors and #rec.errors > 0 and rec.errors) or errs
-  local ch = { key = key, item_id = C.tostr(r[2]), row_hash = C.tostr(r[3]), group_id = C.tostr(r[4]),
-    group_name = C.tostr(r[5]), old_name = C.tostr(r[6]), old_json = C.tostr(r[7]), status = C.tostr(r[8]),
-    attempts = math.tointeger(tonumber(nn(r[9]))) or 0, old_fp = C.tostr(r[10]), old_plan_fp = C.tostr(r[11]),
-    ops = {}, subs = {} }
+  local ch = { key = key, item_id = C.tostr(r[nf + F.item_id]), row_hash = C.tostr(r[nf + F.row_hash]),
+    group_id = C.tostr(r[nf + F.group_id]), group_name = C.tostr(r[nf + F.group_name]),
+    old_name = C.tostr(r[nf + F.item_name]), old_json = C.tostr(r[nf + F.column_values]),
+    status = C.tostr(r[nf + F.status]), attempts = math.tointeger(tonumber(nn(r[nf + F.attempts]))) or 0,
+    old_fp = C.tostr(r[nf + F.src_hash]), old_plan_fp = C.tostr(r[nf + F.plan_fp]), ops = {}, subs = {} }
   if not rec or (errs and #errs > 0) then
     local t = {}
     for _, e in ipairs(errs or {}) do t[#t + 1] = type(e) == "table" and ((e.column and (e.column .. ": ") or "") .. tostring(e.message)) or tostring(e) end
@@ -383,7 +388,7 @@ function M.change_of(ctx, r, subs)
   if u.rules.is_cancelled then
     local get = function(name)
       local i = u.pos[name]
-      local v = i and r[OFF + i]
+      local v = i and r[i]
       if v == NULL then return nil end
       return v
     end
@@ -518,16 +523,15 @@ end
 function M.process_block(ctx, rows)
   local u = M.setup(ctx)
   local db, plan = ctx.db, ctx.plan
+  local nf = #u.cols
   local keys = {}
-  for i, r in ipairs(rows) do keys[i] = C.tostr(r[1]) end
+  for i, r in ipairs(rows) do keys[i] = C.tostr(r[nf + F.key]) end
   local subs = synced_subitems(ctx, keys)
   local changes, stale = {}, {}
   for _, r in ipairs(rows) do
-    local k = C.tostr(r[1])
+    local k = C.tostr(r[nf + F.key])
     local ch = M.change_of(ctx, r, subs[k])
-    local src = {}
-    for i = 1, #u.cols do src[i] = r[M.OFF + i] end
-    ch.fp = hash.row(src, #u.cols)
+    ch.fp = hash.row(r, nf)
     if ch.error then
       add(ctx, "updates_failed")
       ctx.failures[#ctx.failures + 1] = { kind = "update", name = k, error = ch.error }
