@@ -424,13 +424,35 @@ static void push_concat(lua_State *L, int key, int nkeys, const char *sep, MhBuf
 
 /* ---- t:run(row, want_values, clear_empty) -> rec, errors --------------------- */
 
+/* t:run's stack slots */
+enum { ROW = 2, REFS, R, CTX, ERRS, CUST, KEY, VALS, JSON, NAME, GROUP, SUBS, FERRS };
+
+/* Calls a name rule (the item name's or the group's) with the cleaned row
+ * and ctx. Returns 1 with its non-empty string on the stack; else appends
+ * the failure, under `column`, to the errors and returns 0 (nothing left). */
+static int name_rule(lua_State *L, const Transform *t, int fn, int fail, const char *empty, const char *column) {
+  lua_rawgeti(L, REFS, fn);
+  lua_pushvalue(L, R);
+  lua_pushvalue(L, CTX);
+  int ok = lua_pcall(L, 2, 1, 0) == LUA_OK;
+  if (ok && lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0) return 1;
+  if (ok) { lua_pop(L, 1); lua_pushstring(L, empty); }
+  else push_failure(L, t, REFS, fail);
+  lua_createtable(L, 0, 2);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "message");
+  lua_pushstring(L, column);
+  lua_setfield(L, -2, "column");
+  append_error(L, ERRS);
+  return 0;
+}
+
 static int t_run(lua_State *L) {
   Transform *t = luaL_checkudata(L, 1, TRANSFORM);
   luaL_checktype(L, 2, LUA_TTABLE);
   int want = lua_toboolean(L, 3), clear = lua_toboolean(L, 4);
   lua_settop(L, 2);
   mh_check_interrupt(L);
-  enum { ROW = 2, REFS, R, CTX, ERRS, CUST, KEY, VALS, JSON, NAME, GROUP, SUBS, FERRS };
   lua_getiuservalue(L, 1, 1);
   lua_rawgeti(L, REFS, t->row);
   lua_rawgeti(L, REFS, t->ctx);
@@ -588,40 +610,13 @@ static int t_run(lua_State *L) {
     append_error(L, ERRS);
   }
 
-  /* item name and group */
-  lua_rawgeti(L, REFS, t->item_fn);
-  lua_pushvalue(L, R);
-  lua_pushvalue(L, CTX);
-  int ok = lua_pcall(L, 2, 1, 0) == LUA_OK;
-  if (!ok || lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-    if (ok) { lua_pop(L, 1); lua_pushliteral(L, "the item name is empty"); }
-    else push_failure(L, t, REFS, t->item_fail);
-    lua_createtable(L, 0, 2);
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "message");
-    lua_pushliteral(L, "item name");
-    lua_setfield(L, -2, "column");
-    append_error(L, ERRS);
+  /* item name (the key's parts when the rule fails) and group */
+  if (!name_rule(L, t, t->item_fn, t->item_fail, "the item name is empty", "item name")) {
     b->n = 0;
     push_concat(L, KEY, t->nkeys, " ", b);
   }
   lua_replace(L, NAME);
-  lua_rawgeti(L, REFS, t->group_fn);
-  lua_pushvalue(L, R);
-  lua_pushvalue(L, CTX);
-  ok = lua_pcall(L, 2, 1, 0) == LUA_OK;
-  if (!ok || lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-    if (ok) { lua_pop(L, 1); lua_pushliteral(L, "the group name is empty"); }
-    else push_failure(L, t, REFS, t->group_fail);
-    lua_createtable(L, 0, 2);
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "message");
-    lua_pushliteral(L, "group");
-    lua_setfield(L, -2, "column");
-    append_error(L, ERRS);
-  } else {
-    lua_replace(L, GROUP);
-  }
+  if (name_rule(L, t, t->group_fn, t->group_fail, "the group name is empty", "group")) lua_replace(L, GROUP);
 
   /* the canonical text for the hash, item part first (docs/mappings.md) */
   hb->n = 0;

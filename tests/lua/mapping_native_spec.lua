@@ -14,12 +14,7 @@ if not fx.have_reference() then
   return
 end
 
-local function row(values)
-  local r = {}
-  for _, c in ipairs(fx.columns()) do r[c.name] = NULL end
-  for k, v in pairs(values) do r[k] = v end
-  return r
-end
+local row = fx.row
 
 local function array(plan, r)
   local a = {}
@@ -49,12 +44,17 @@ local function same(plan, r, what)
   return rec
 end
 
-local KEYED = {
-  ["AAG ORDER NUMBER"] = "JOO-00505", ["CUSTOMER STYLE"] = "JWHD100120", ["CUSTOMER COLOUR DESCRIPTION"] = "WHITE",
-  ["CUSTOMER NAME"] = "JOHNNIE O", ["CUSTOMER SEASON"] = "SPRING SUMMER 2026", ["AAG SEASON"] = "2026 SPRING",
-  ["ORDER TYPE"] = "ACTIVE", ["ORDER DATE PO RECEIVED"] = "2025-05-20", ["CUSTOMER PRICE"] = "28.86",
-  ["US TARIFF RATE"] = "TRUE", ["STYLE DESCRIPTION"] = "  NALLA\r\n", ["UNIT OF MEASURE"] = "PCE",
-}
+local KEYED = fx.KEYED
+
+-- KEYED with some columns replaced, one row per case: both transforms agree
+local function same_cases(plan, cases, what)
+  for i, over in ipairs(cases) do
+    local vals = {}
+    for k, v in pairs(KEYED) do vals[k] = v end
+    for k, v in pairs(over) do vals[k] = v end
+    same(plan, row(vals), what .. " " .. i)
+  end
+end
 
 describe("native transform, default mapping", function()
   local plan = assert(mapping.load("default", fx.opts()))
@@ -96,12 +96,7 @@ describe("native transform, default mapping", function()
       { ["ORDER TYPE"] = "CANCELLED", ["CUSTOMER PRICE"] = 28.86, ["DISCOUNT"] = 3, ["ORDER DATE PO RECEIVED"] = "20250520" },
       { ["EX FACTORY DATE"] = "2025-05-20 13:00:00", ["ETA CUSTOMER WAREHOUSE DATE"] = "2025/05/20" },
     }
-    for i, over in ipairs(cases) do
-      local vals = {}
-      for k, v in pairs(KEYED) do vals[k] = v end
-      for k, v in pairs(over) do vals[k] = v end
-      same(plan, row(vals), "case " .. i)
-    end
+    same_cases(plan, cases, "case")
     local r = row(KEYED)
     for i, s in ipairs(plan.sizes) do r[s] = i end
     eq(#same(plan, r, "all sizes").subitems, #plan.sizes)
@@ -162,12 +157,7 @@ return {
       { ["PO NUMBER"] = " X " }, { ["PO NUMBER"] = NULL }, { CATEGORY = "WoMeNs" }, { XS = 3, M = 2, L = 1 },
       { ["AAG ORDER NUMBER"] = NULL, ["CUSTOMER STYLE"] = NULL },
     }
-    for i, over in ipairs(variants) do
-      local vals = {}
-      for k, v in pairs(KEYED) do vals[k] = v end
-      for k, v in pairs(over) do vals[k] = v end
-      same(plan, row(vals), "variant " .. i)
-    end
+    same_cases(plan, variants, "variant")
     local r = row(KEYED)
     r["ORDER TYPE"] = "CANCELLED"
     eq(plan:transform(r).filtered, true)

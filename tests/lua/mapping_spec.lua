@@ -16,20 +16,9 @@ local function load(name, extra)
   return plan
 end
 
--- a minimal row: every column NULL except the given ones
-local function row(values)
-  local r = {}
-  for _, c in ipairs(fx.columns()) do r[c.name] = NULL end
-  for k, v in pairs(values) do r[k] = v end
-  return r
-end
+local row = fx.row
 
-local KEYED = {
-  ["AAG ORDER NUMBER"] = "JOO-00505", ["CUSTOMER STYLE"] = "JWHD100120", ["CUSTOMER COLOUR DESCRIPTION"] = "WHITE",
-  ["CUSTOMER NAME"] = "JOHNNIE O", ["CUSTOMER SEASON"] = "SPRING SUMMER 2026", ["AAG SEASON"] = "2026 SPRING",
-  ["ORDER TYPE"] = "ACTIVE", ["ORDER DATE PO RECEIVED"] = "2025-05-20", ["CUSTOMER PRICE"] = "28.86",
-  ["US TARIFF RATE"] = "TRUE", ["STYLE DESCRIPTION"] = "  NALLA\r\n", ["UNIT OF MEASURE"] = "PCE",
-}
+local KEYED = fx.KEYED
 
 describe("default mapping", function()
   local plan = load("default")

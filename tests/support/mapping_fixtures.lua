@@ -23,6 +23,23 @@ function M.columns()
   return M.orders.columns(M.COLUMNS)
 end
 
+-- A minimal row keyed by column name: every column NULL except the given ones.
+function M.row(values)
+  local NULL = require("cjson").null
+  local r = {}
+  for _, c in ipairs(M.columns()) do r[c.name] = NULL end
+  for k, v in pairs(values) do r[k] = v end
+  return r
+end
+
+-- The values of one hand-written order line (JOHNNIE O), for M.row.
+M.KEYED = {
+  ["AAG ORDER NUMBER"] = "JOO-00505", ["CUSTOMER STYLE"] = "JWHD100120", ["CUSTOMER COLOUR DESCRIPTION"] = "WHITE",
+  ["CUSTOMER NAME"] = "JOHNNIE O", ["CUSTOMER SEASON"] = "SPRING SUMMER 2026", ["AAG SEASON"] = "2026 SPRING",
+  ["ORDER TYPE"] = "ACTIVE", ["ORDER DATE PO RECEIVED"] = "2025-05-20", ["CUSTOMER PRICE"] = "28.86",
+  ["US TARIFF RATE"] = "TRUE", ["STYLE DESCRIPTION"] = "  NALLA\r\n", ["UNIT OF MEASURE"] = "PCE",
+}
+
 -- n generated rows (keyed by column name) for a customer
 function M.rows(n, opts)
   opts = opts or {}
