@@ -91,51 +91,38 @@ static size_t utf8_to_16(const unsigned char *s, size_t len, SQLWCHAR *out) {
   return n;
 }
 
-/* Appends UTF-8 for `n` UTF-16 units to the buffer. */
-static void utf16_to_8(luaL_Buffer *b, const SQLWCHAR *w, size_t n) {
+/* Writes UTF-8 for `n` UTF-16 units to dst (room for 3 bytes per unit: a
+ * surrogate pair, 2 units, takes 4); returns the bytes written. */
+static size_t utf16_encode(char *dst, const SQLWCHAR *w, size_t n) {
+  char *o = dst;
   for (size_t i = 0; i < n; i++) {
     uint32_t c = w[i];
+    if (c < 0x80) { *o++ = (char)c; continue; }
     if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && w[i + 1] >= 0xDC00 && w[i + 1] < 0xE000) {
       c = 0x10000 + ((c - 0xD800) << 10) + (w[i + 1] - 0xDC00);
       i++;
-    }
-    char u[4];
-    int k;
-    if (c < 0x80) { u[0] = (char)c; k = 1; }
-    else if (c < 0x800) { u[0] = (char)(0xC0 | (c >> 6)); u[1] = (char)(0x80 | (c & 0x3F)); k = 2; }
-    else if (c < 0x10000) {
-      u[0] = (char)(0xE0 | (c >> 12)); u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-      u[2] = (char)(0x80 | (c & 0x3F)); k = 3;
+      *o++ = (char)(0xF0 | (c >> 18)); *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
+      *o++ = (char)(0x80 | ((c >> 6) & 0x3F)); *o++ = (char)(0x80 | (c & 0x3F));
+    } else if (c < 0x800) {
+      *o++ = (char)(0xC0 | (c >> 6)); *o++ = (char)(0x80 | (c & 0x3F));
     } else {
-      u[0] = (char)(0xF0 | (c >> 18)); u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-      u[2] = (char)(0x80 | ((c >> 6) & 0x3F)); u[3] = (char)(0x80 | (c & 0x3F)); k = 4;
+      *o++ = (char)(0xE0 | (c >> 12)); *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+      *o++ = (char)(0x80 | (c & 0x3F));
     }
-    luaL_addlstring(b, u, k);
   }
+  return (size_t)(o - dst);
+}
+
+/* Appends UTF-8 for `n` UTF-16 units to the buffer. */
+static void utf16_to_8(luaL_Buffer *b, const SQLWCHAR *w, size_t n) {
+  luaL_addsize(b, utf16_encode(luaL_prepbuffsize(b, 3 * n), w, n));
 }
 
 static void push_utf16(lua_State *L, const SQLWCHAR *w, size_t n) {
-  /* fast path for fetched cells: up to 3 bytes per unit (a surrogate pair,
-   * 2 units, gives 4) fit a stack buffer; no per-character buffer calls */
+  /* fetched cells are short: a stack buffer, no luaL_Buffer */
   char small[3 * 256];
   if (n <= 256) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-      uint32_t c = w[i];
-      if (c < 0x80) { small[k++] = (char)c; continue; }
-      if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && w[i + 1] >= 0xDC00 && w[i + 1] < 0xE000) {
-        c = 0x10000 + ((c - 0xD800) << 10) + (w[i + 1] - 0xDC00);
-        i++;
-        small[k++] = (char)(0xF0 | (c >> 18)); small[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
-        small[k++] = (char)(0x80 | ((c >> 6) & 0x3F)); small[k++] = (char)(0x80 | (c & 0x3F));
-      } else if (c < 0x800) {
-        small[k++] = (char)(0xC0 | (c >> 6)); small[k++] = (char)(0x80 | (c & 0x3F));
-      } else {
-        small[k++] = (char)(0xE0 | (c >> 12)); small[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
-        small[k++] = (char)(0x80 | (c & 0x3F));
-      }
-    }
-    lua_pushlstring(L, small, k);
+    lua_pushlstring(L, small, utf16_encode(small, w, n));
     return;
   }
   luaL_Buffer b;
@@ -632,9 +619,9 @@ static int cursor_setup(lua_State *L, Cursor *cur, lua_Integer block, lua_Intege
    * bound columns (SQL_GD_BOUND: the SQLite driver, e.g.); otherwise every
    * cell through SQLGetData (one driver-manager call per cell, slowest). */
   if (anylong && !cur->conn->gd_block) {
-    cur->block = 1;
     if (!cur->conn->gd_bound) {
       cur->getdata = 1;
+      cur->block = 1;
       return 1;
     }
     block = 1;
