@@ -54,7 +54,7 @@ void mh_buf_free(MhBuf *b) {
   b->n = b->cap = 0;
 }
 
-static void buf_grow(lua_State *L, MhBuf *b, size_t need) {
+void mh_buf_reserve(lua_State *L, MhBuf *b, size_t need) {
   if (b->n + need <= b->cap) return;
   size_t cap = b->cap ? b->cap : 1024;
   while (cap < b->n + need) cap *= 2;
@@ -65,13 +65,13 @@ static void buf_grow(lua_State *L, MhBuf *b, size_t need) {
 }
 
 void mh_buf_add(lua_State *L, MhBuf *b, const char *s, size_t n) {
-  buf_grow(L, b, n);
+  mh_buf_reserve(L, b, n);
   memcpy(b->p + b->n, s, n);
   b->n += n;
 }
 
 void mh_buf_addc(lua_State *L, MhBuf *b, char c) {
-  if (b->n >= b->cap) buf_grow(L, b, 1);
+  if (b->n >= b->cap) mh_buf_reserve(L, b, 1);
   b->p[b->n++] = c;
 }
 
@@ -101,7 +101,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 
 void mh_json_string(lua_State *L, MhBuf *b, const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
-  buf_grow(L, b, n + 2);
+  mh_buf_reserve(L, b, n + 2);
   mh_buf_addc(L, b, '"');
   size_t run = 0; /* start of the pending run of bytes copied verbatim */
   size_t i = 0;

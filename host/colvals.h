@@ -22,6 +22,16 @@ MhBuf *mh_buf_new(lua_State *L);                       /* pushes the box */
 void mh_buf_add(lua_State *L, MhBuf *b, const char *s, size_t n);
 void mh_buf_addc(lua_State *L, MhBuf *b, char c);
 void mh_buf_free(MhBuf *b);                             /* early release */
+void mh_buf_reserve(lua_State *L, MhBuf *b, size_t need); /* room for need more bytes */
+
+/* The next n bytes of b, for the caller to write (hot paths: the room check
+ * is inline). */
+static inline char *mh_buf_room(lua_State *L, MhBuf *b, size_t n) {
+  if (b->n + n > b->cap) mh_buf_reserve(L, b, n);
+  char *at = b->p + b->n;
+  b->n += n;
+  return at;
+}
 
 /* Append s as a JSON string literal (quotes included). Control characters
  * are escaped, invalid UTF-8 bytes become U+FFFD, everything else is kept

@@ -158,45 +158,17 @@ static int h_value(lua_State *L) {
  *   string 'S' + 8-byte length + the bytes;
  *   anything else 'J' + 8-byte length + its canonical JSON (hash.value's).
  * Stable across runs and platforms; not the same digest as hash.value. */
-typedef struct {
-  unsigned char *p;
-  size_t n, cap;
-} RowBuf;
-
-/* The slow path of row_room: make room for more bytes, then take them. */
-static unsigned char *row_grow(lua_State *L, RowBuf *rb, size_t more) {
-  size_t cap = rb->cap ? rb->cap : 4096;
-  while (cap < rb->n + more) {
-    if (cap > ((size_t)1 << 40)) luaL_error(L, "hash.row: row too large");
-    cap *= 2;
-  }
-  unsigned char *p = (unsigned char *)realloc(rb->p, cap);
-  if (!p) luaL_error(L, "hash.row: out of memory");
-  rb->p = p;
-  rb->cap = cap;
-  unsigned char *at = rb->p + rb->n;
-  rb->n += more;
-  return at;
-}
-
-static inline unsigned char *row_room(lua_State *L, RowBuf *rb, size_t more) {
-  if (rb->n + more > rb->cap) return row_grow(L, rb, more);
-  unsigned char *at = rb->p + rb->n;
-  rb->n += more;
-  return at;
-}
-
-static void put_le64(unsigned char *o, uint64_t v) {
-  for (int i = 0; i < 8; i++) o[i] = (unsigned char)(v >> (8 * i));
+static void put_le64(char *o, uint64_t v) {
+  for (int i = 0; i < 8; i++) o[i] = (char)(unsigned char)(v >> (8 * i));
 }
 
 /* One value at idx of Lua type t (lua_rawgeti's result: no lua_type call
  * on the hot path). */
-static void row_value(lua_State *L, RowBuf *rb, int idx, int t) {
-  unsigned char *o;
+static void row_value(lua_State *L, MhBuf *rb, int idx, int t) {
+  char *o;
   switch (t) {
-  case LUA_TNIL: *row_room(L, rb, 1) = 'N'; return;
-  case LUA_TBOOLEAN: *row_room(L, rb, 1) = lua_toboolean(L, idx) ? 'T' : 'F'; return;
+  case LUA_TNIL: *mh_buf_room(L, rb, 1) = 'N'; return;
+  case LUA_TBOOLEAN: *mh_buf_room(L, rb, 1) = lua_toboolean(L, idx) ? 'T' : 'F'; return;
   case LUA_TNUMBER: {
     int isint;
     lua_Integer i = lua_tointegerx(L, idx, &isint);
@@ -207,13 +179,13 @@ static void row_value(lua_State *L, RowBuf *rb, int idx, int t) {
         uint64_t bits;
         if (d != d) d = (lua_Number)NAN;
         memcpy(&bits, &d, 8);
-        o = row_room(L, rb, 9);
+        o = mh_buf_room(L, rb, 9);
         o[0] = 'D';
         put_le64(o + 1, bits);
         return;
       }
     }
-    o = row_room(L, rb, 9);
+    o = mh_buf_room(L, rb, 9);
     o[0] = 'I';
     put_le64(o + 1, (uint64_t)i);
     return;
@@ -221,20 +193,20 @@ static void row_value(lua_State *L, RowBuf *rb, int idx, int t) {
   case LUA_TSTRING: {
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
-    o = row_room(L, rb, 9 + n);
+    o = mh_buf_room(L, rb, 9 + n);
     o[0] = 'S';
     put_le64(o + 1, (uint64_t)n);
     memcpy(o + 9, s, n);
     return;
   }
   case LUA_TLIGHTUSERDATA: /* NULL (cjson.null): most size columns */
-    if (lua_touserdata(L, idx) == NULL) { *row_room(L, rb, 1) = 'N'; return; }
+    if (lua_touserdata(L, idx) == NULL) { *mh_buf_room(L, rb, 1) = 'N'; return; }
     /* another light userdata cannot be hashed: canonical JSON raises */
     /* FALLTHROUGH */
   default: {
     MhBuf *b = mh_buf_new(L);
     mh_json_canon(L, idx, b, 0);
-    o = row_room(L, rb, 9 + b->n);
+    o = mh_buf_room(L, rb, 9 + b->n);
     o[0] = 'J';
     put_le64(o + 1, (uint64_t)b->n);
     memcpy(o + 9, b->p, b->n);
@@ -252,7 +224,7 @@ static int h_row(lua_State *L) {
   luaL_argcheck(L, n >= 0, 2, "row length must be >= 0");
   lua_settop(L, 2);
   luaL_checkstack(L, ROW_SPAN + 4, "hash.row");
-  RowBuf *rb = (RowBuf *)lua_touserdata(L, lua_upvalueindex(1));
+  MhBuf *rb = (MhBuf *)lua_touserdata(L, lua_upvalueindex(1));
   rb->n = 0;
   for (lua_Integer i = 1; i <= n;) {
     int k = 0;
@@ -264,14 +236,6 @@ static int h_row(lua_State *L) {
   }
   mh_hash_pushhex(L, rb->p ? (const void *)rb->p : (const void *)"", rb->n);
   return 1;
-}
-
-static int rowbuf_gc(lua_State *L) {
-  RowBuf *rb = (RowBuf *)lua_touserdata(L, 1);
-  free(rb->p);
-  rb->p = NULL;
-  rb->n = rb->cap = 0;
-  return 0;
 }
 
 static int h_bytes(lua_State *L) {
@@ -287,16 +251,7 @@ static const luaL_Reg funcs[] = {
 
 int luaopen_monhost_hash(lua_State *L) {
   luaL_newlib(L, funcs);
-  /* hash.row's reused buffer, freed with the module */
-  RowBuf *rb = (RowBuf *)lua_newuserdatauv(L, sizeof(RowBuf), 0);
-  memset(rb, 0, sizeof *rb);
-  if (luaL_newmetatable(L, "monhost.hash.rowbuf")) {
-    lua_pushcfunction(L, rowbuf_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, rowbuf_gc);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_setmetatable(L, -2);
+  mh_buf_new(L); /* hash.row's reused buffer, freed with the module */
   lua_pushcclosure(L, h_row, 1);
   lua_setfield(L, -2, "row");
   return 1;
