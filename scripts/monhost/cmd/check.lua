@@ -20,21 +20,6 @@ key, at the mapping line that maps it. Exit status 0 when there is no
 error, 1 otherwise, 2 on usage errors.
 ]==]
 
--- Column list of a table through ODBC: the names and types of an empty result.
-function M.source_columns(dsn, tbl)
-  local odbc = require "monhost.odbc"
-  local connstr = dsn:find("=") and dsn or ("DSN=" .. dsn)
-  local db, err = odbc.connect(connstr)
-  if not db then return nil, err end
-  local q = db.quote_ident and db:quote_ident(tbl) or ('"' .. tbl:gsub('"', '""') .. '"')
-  local ok, cur = pcall(db.query, db, "SELECT * FROM " .. q .. " WHERE 1=0")
-  if not ok or not cur then db:close(); return nil, tostring(cur) end
-  local cols = cur:columns()
-  cur:close()
-  db:close()
-  return cols
-end
-
 -- Transform up to n real rows of the mapping's customers; returns the
 -- diagnostics for the values that failed (one per column and message, with
 -- the first failing row's key and how many sampled rows failed so).
@@ -112,9 +97,17 @@ function M.main(...)
     i = i + 1
   end
   if (opts.board == nil) then io.stderr:write("monhost check: --board is required\n" .. USAGE); return 2 end
+  local srcdb -- one connection for the column list and every mapping's sample
   if srcdsn then
-    local cols, err = M.source_columns(srcdsn, tbl)
-    if not cols then io.stderr:write("monhost check: source: " .. tostring(err) .. "\n"); return 1 end
+    local err
+    srcdb, err = require("monhost.odbc").connect(srcdsn:find("=") and srcdsn or ("DSN=" .. srcdsn))
+    local ok, cols = false, err
+    if srcdb then ok, cols = pcall(require("monhost.pipeline.runner").source_columns, srcdb, tbl) end
+    if not ok then
+      if srcdb then srcdb:close() end
+      io.stderr:write("monhost check: source: " .. tostring(cols) .. "\n")
+      return 1
+    end
     opts.columns = cols
   elseif opts.columns then
     local cols, err = source.load(opts.columns)
@@ -129,13 +122,8 @@ function M.main(...)
     local o = {}
     for k, v in pairs(opts) do o[k] = v end
     local diags, plan = check.mapping(f, o)
-    if plan and srcdsn and sample > 0 then
-      local connstr = srcdsn:find("=") and srcdsn or ("DSN=" .. srcdsn)
-      local db, err = require("monhost.odbc").connect(connstr)
-      if not db then io.stderr:write("monhost check: source: " .. tostring(err) .. "\n"); return 1 end
-      local more = M.sample(db, tbl, plan, f, sample)
-      db:close()
-      for _, d in ipairs(more) do diags[#diags + 1] = d end
+    if plan and srcdb and sample > 0 then
+      for _, d in ipairs(M.sample(srcdb, tbl, plan, f, sample)) do diags[#diags + 1] = d end
     end
     table.sort(diags, function(a, b)
       if a.file ~= b.file then return a.file < b.file end
@@ -150,6 +138,7 @@ function M.main(...)
       end
     end
   end
+  if srcdb then srcdb:close() end
   print(("%d mapping%s checked: %d error%s, %d warning%s"):format(#files, #files == 1 and "" or "s",
     nerr, nerr == 1 and "" or "s", nwarn, nwarn == 1 and "" or "s"))
   return nerr > 0 and 1 or 0
