@@ -92,7 +92,8 @@ end
 
 -- Source column list of ORDERS_UNIFIED (for the mapping's checks).
 function M.source_columns(db, tbl)
-  local cur = assert(db:query("SELECT * FROM " .. db:quote_ident(tbl) .. " WHERE 1 = 0"))
+  local cur, err = db:query("SELECT * FROM " .. db:quote_ident(tbl) .. " WHERE 1 = 0")
+  if not cur then error(err, 0) end -- the database's message, not this line's
   local cols = cur:columns()
   cur:close()
   return cols
