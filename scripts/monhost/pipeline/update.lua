@@ -169,8 +169,7 @@ function M.scan_sql(ctx)
   if on then table.insert(where, 1, on) end
   local cols = {}
   for i, c in ipairs(u.cols) do cols[i] = "o." .. ctx.db:quote_ident(c) end
-  -- the two sync-state columns last: dropping them leaves the row an array
-  -- of exactly the hashed values
+  -- the two sync-state columns last: the fingerprint hashes r[1 .. #u.cols]
   local sql = ("SELECT %s, s.source_key, CASE WHEN v.plan_fp = %s THEN v.src_hash END\n%s"):format(
     table.concat(cols, ", "), lit and ("'" .. u.fp .. "'") or "?", from)
   if #where > 0 then sql = sql .. "\nWHERE " .. table.concat(where, "\n  AND ") end
@@ -239,7 +238,6 @@ function M.run(ctx)
       local r = rows[i]
       checked = checked + 1
       local k, stored = r[nc + 1], r[nc + 2]
-      r[nc + 2], r[nc + 1] = nil, nil
       if (ci and not cset[r[ci]]) or fresh[k] then
         checked = checked - 1 -- another batch's customer, or created just now
       elseif fast and stored ~= NULL and stored == hv(r, nc) then
