@@ -305,7 +305,7 @@ function M.main(argv, extra)
     if extra.prepare then extra.prepare(ctx0, env) end
     for _, b in ipairs(list) do
       local ctx = pipeline.context { db = env.db, read_db = env.read_db, mon = env.mon, cfg = cfg, plan = b.plan,
-        customer = b.customer, customers = b.customers, po = b.po, source_columns = env.columns, keys = extra.keys, limit = opts.limit,
+        customer = b.customer, customers = b.customers, po = b.po, keys = extra.keys, limit = opts.limit,
         dry_run = opts.dry_run, hooks = extra.hooks, kind = extra.kind, lock = lock, quiet = opts.quiet }
       log.info("batch", { batch = ctx.batch_id, customer = b.customer, mapping = b.plan.name, board = ctx.board_id })
       pipeline.run_batch(ctx)

@@ -54,7 +54,7 @@ function M.fingerprint_plan(ctx)
   if ctx.stage_fp ~= nil then return ctx.stage_fp end
   local fp = false
   local ok, u = pcall(require("monhost.pipeline.update").setup, ctx)
-  if ok and #u.extra == 0 and #u.cols == #ctx.plan.select_columns then fp = u.fp end
+  if ok and #u.extra == 0 then fp = u.fp end -- u.cols is then plan.select_columns
   ctx.stage_fp = fp
   return fp
 end
