@@ -7,7 +7,7 @@ local tmp = assert(sys.tmpdir("monhost-repl"))
 local function session(script, extra_env)
   local hist = tmp .. "/history"
   -- generous: under valgrind (make valgrind) everything is ~20x slower
-  local argv = { "python3", "tests/support/ptyrun.py", "--timeout", "60",
+  local argv = { "python3", "tests/support/ptyrun.py", "--timeout", "30",
     "--env", "MONHOST_HISTORY=" .. hist }
   for k, v in pairs(extra_env or {}) do
     argv[#argv + 1] = "--env"; argv[#argv + 1] = k .. "=" .. v

@@ -43,7 +43,6 @@ def main():
             out += data
         return True
     status = 0
-    action = None
     for line in script:
         action, _, text = line.partition(" ")
         text = text.encode().decode("unicode_escape")
@@ -65,7 +64,6 @@ def main():
         # let the program settle between keystrokes
         pump(0.05)
     deadline = time.time() + timeout
-    resend = time.time() + 2
     while time.time() < deadline:
         if not pump(0.1):
             break
@@ -74,14 +72,6 @@ def main():
             while pump(0.05):
                 pass
             break
-        # a Ctrl-D typed while the line editor was still switching the
-        # terminal's mode can be flushed away (seen under valgrind): repeat it
-        if action == "eof" and time.time() > resend:
-            resend = time.time() + 2
-            try:
-                os.write(fd, b"\x04")
-            except OSError:
-                pass
     else:
         os.kill(pid, signal.SIGKILL)
     try:
